@@ -1,0 +1,1 @@
+"""PostGIS store: private cluster lifecycle, schema from the catalogue, atomic versioned loads."""

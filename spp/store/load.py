@@ -1,0 +1,372 @@
+"""Atomic, versioned loads of a file into a layer, history and rollback.
+
+A load validates everything first (:mod:`spp.validate`), then, in ONE transaction, creates
+the new version's table, COPYs the rows, indexes them and swaps it in for the live table,
+which moves to the history schema. A failed, rejected or killed load leaves the live layer
+exactly as it was: PostgreSQL rolls the whole transaction back.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import hashlib
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+
+from spp.catalog import LayerSpec
+from spp.errors import DatabaseError, LoadValidationError, VersionNotFoundError
+from spp.store import schema as S
+from spp.store.sources import read_source
+from spp.validate import validate_frame
+
+__all__ = ["LoadReport", "VersionInfo", "load_layer", "load_frame", "rollback_layer", "layer_history",
+           "live_version", "spec_sha256"]
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+_CHUNK = 50_000
+
+
+@dataclass
+class LoadReport:
+    """What a load did. ``outcome`` is ``loaded`` or ``unchanged``."""
+
+    layer: str
+    outcome: str
+    version: int
+    rows: int
+    source: str
+    sha256: str
+    crs_in: str | None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One stored version of a layer (from ``spp_meta.versions``)."""
+
+    layer: str
+    version: int
+    loaded_at: datetime
+    valid_from: datetime
+    valid_to: datetime | None
+    source: str
+    source_sha256: str
+    row_count: int
+    crs_in: str | None
+    warnings: list[str]
+    loaded_by: str
+    note: str | None
+
+    @property
+    def live(self) -> bool:
+        return self.valid_to is None
+
+
+def spec_sha256(spec: LayerSpec) -> str:
+    """Hash of the fields and geometry type: a changed schema forces a reload."""
+    payload = json.dumps(
+        {"geometry": spec.geometry, "pk": spec.primary_key,
+         "fields": [f.model_dump(mode="json") for f in spec.fields]},
+        sort_keys=True, ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{os.uname().nodename} (spp load)"
+
+
+def live_version(conn: psycopg.Connection, layer: str) -> VersionInfo | None:
+    """The live version of ``layer``, or ``None`` when it was never loaded."""
+    rows = _versions(conn, layer, live_only=True)
+    return rows[0] if rows else None
+
+
+def _versions(conn: psycopg.Connection, layer: str, *, live_only: bool = False) -> list[VersionInfo]:
+    S.ensure_meta(conn)
+    q = (
+        "SELECT layer, version, loaded_at, valid_from, valid_to, source, source_sha256, row_count, "
+        "crs_in, warnings, loaded_by, note FROM spp_meta.versions WHERE layer = %s"
+        + (" AND valid_to IS NULL" if live_only else "")
+        + " ORDER BY version"
+    )
+    return [VersionInfo(*row) for row in conn.execute(q, (layer,)).fetchall()]
+
+
+def layer_history(conn: psycopg.Connection, layer: str) -> list[VersionInfo]:
+    """Every version of ``layer``, oldest first."""
+    return _versions(conn, layer)
+
+
+def _log(conn_url: str, layer: str, source: str, sha: str | None, outcome: str,
+         version: int | None, message: str, problems: list[dict[str, object]] | None = None) -> None:
+    """Write the load log in its own transaction, so rejected/failed loads are recorded too."""
+    try:
+        with psycopg.connect(conn_url, autocommit=True) as c:
+            S.ensure_meta(c)
+            c.execute(
+                "INSERT INTO spp_meta.load_log (layer, source, sha256, outcome, version, message, problems) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (layer, source, sha, outcome, version, message[:10_000],
+                 json.dumps(problems, ensure_ascii=False) if problems is not None else None),
+            )
+    except psycopg.Error:
+        log.warning("could not write the load log for %s", layer, exc_info=True)
+
+
+def _csv_frame(frame: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
+    """Columns as text the COPY CSV parser takes: NULL = empty, geometry = hex EWKB."""
+    out = pd.DataFrame(index=frame.index)
+    for f in spec.fields:
+        col = frame[f.name]
+        if f.type == "boolean":
+            out[f.name] = col.map(lambda v: None if v is None or v is pd.NA else ("t" if v else "f"))
+        elif f.type == "datetime":
+            out[f.name] = pd.to_datetime(col, utc=True).map(lambda v: None if pd.isna(v) else v.isoformat())
+        elif f.type == "date":
+            out[f.name] = col.map(lambda v: None if v is None or pd.isna(v) else v.isoformat())
+        elif f.type == "real":
+            out[f.name] = col.map(lambda v: None if pd.isna(v) else repr(float(v)))
+        else:
+            out[f.name] = col
+    if spec.has_geometry:
+        geoms = np.asarray(frame["geometry"].to_numpy(), dtype=object)
+        geoms = shapely.set_srid(geoms, 4326)
+        out["geom"] = shapely.to_wkb(geoms, hex=True, include_srid=True)
+    return out
+
+
+def _copy(conn: psycopg.Connection, frame: pd.DataFrame, *, schema: str, table: str,
+          progress: Progress | None) -> None:
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+    stmt = sql.SQL("COPY {}.{} ({}) FROM STDIN WITH (FORMAT csv)").format(
+        sql.Identifier(schema), sql.Identifier(table), cols
+    )
+    total = len(frame)
+    with conn.cursor() as cur, cur.copy(stmt) as copy:
+        for start in range(0, total, _CHUNK):
+            buf = io.StringIO()
+            frame.iloc[start:start + _CHUNK].to_csv(buf, index=False, header=False, quoting=csv.QUOTE_MINIMAL)
+            copy.write(buf.getvalue())
+            if progress:
+                progress(min(start + _CHUNK, total), total)
+
+
+def load_frame(
+    conn_url: str,
+    spec: LayerSpec,
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    sha256: str,
+    crs_in: str | None,
+    warnings: list[str] | None = None,
+    note: str | None = None,
+    progress: Progress | None = None,
+) -> LoadReport:
+    """Store an already validated frame (EPSG:4326) as the next version of ``spec``, atomically.
+
+    Used by :func:`load_layer` and by analyses that publish their results as layers.
+    """
+    t0 = time.perf_counter()
+    rows = _csv_frame(frame, spec)
+    try:
+        with psycopg.connect(conn_url, application_name="spp load") as conn:
+            S.ensure_meta(conn)
+            conn.commit()
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"spp.load.{spec.name}",))
+                prev = live_version(conn, spec.name)
+                last = conn.execute("SELECT coalesce(max(version), 0) FROM spp_meta.versions WHERE layer = %s",
+                                    (spec.name,)).fetchone()
+                version = int(last[0]) + 1 if last else 1
+                stage = S.version_table(spec.name, version)
+                S.create_version_table(conn, spec, schema=S.STAGE_SCHEMA, table=stage, version=version)
+                _copy(conn, rows, schema=S.STAGE_SCHEMA, table=stage, progress=progress)
+                S.index_version_table(conn, spec, schema=S.STAGE_SCHEMA, table=stage, version=version)
+                _swap_in(conn, spec, stage=stage, prev=prev)
+                conn.execute(
+                    "INSERT INTO spp_meta.versions (layer, version, valid_from, source, source_sha256, spec_sha256, "
+                    "row_count, crs_in, warnings, loaded_by, note) "
+                    "VALUES (%s, %s, clock_timestamp(), %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (spec.name, version, source, sha256, spec_sha256(spec), len(frame), crs_in,
+                     json.dumps(warnings or [], ensure_ascii=False), _who(), note),
+                )
+                if prev is not None:
+                    conn.execute(
+                        "UPDATE spp_meta.versions SET valid_to = clock_timestamp() WHERE layer = %s AND version = %s",
+                        (spec.name, prev.version),
+                    )
+                S.rebuild_history_view(conn, spec)
+    except psycopg.Error as exc:
+        _log(conn_url, spec.name, source, sha256, "failed", None, str(exc))
+        raise DatabaseError(f"loading {source} into '{spec.name}' failed, nothing was changed: {exc}") from exc
+    _log(conn_url, spec.name, source, sha256, "loaded", version, f"{len(frame)} rows")
+    return LoadReport(spec.name, "loaded", version, len(frame), source, sha256, crs_in,
+                      list(warnings or []), time.perf_counter() - t0)
+
+
+def _swap_in(conn: psycopg.Connection, spec: LayerSpec, *, stage: str, prev: VersionInfo | None) -> None:
+    live = sql.Identifier(S.LIVE_SCHEMA, spec.name)
+    exists = conn.execute("SELECT to_regclass(%s)", (f'{S.LIVE_SCHEMA}."{spec.name}"',)).fetchone()
+    if exists and exists[0] is not None:
+        old_version = prev.version if prev is not None else 0
+        # the history view depends on the live table: drop it before moving tables around
+        conn.execute(sql.SQL("DROP VIEW IF EXISTS {}").format(sql.Identifier(S.HISTORY_SCHEMA, S.history_view(spec.name))))
+        conn.execute(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(live, sql.Identifier(S.HISTORY_SCHEMA)))
+        conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+            sql.Identifier(S.HISTORY_SCHEMA, spec.name), sql.Identifier(S.version_table(spec.name, old_version))))
+    conn.execute(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+        sql.Identifier(S.STAGE_SCHEMA, stage), sql.Identifier(S.LIVE_SCHEMA)))
+    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+        sql.Identifier(S.LIVE_SCHEMA, stage), sql.Identifier(spec.name)))
+
+
+def load_layer(
+    conn_url: str,
+    spec: LayerSpec,
+    path: Path,
+    *,
+    crs: str | int | None = None,
+    note: str | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> LoadReport:
+    """Validate ``path`` against ``spec`` and make it the layer's new live version.
+
+    Parameters
+    ----------
+    conn_url
+        libpq URL of the SPP database.
+    spec
+        The layer's catalogue entry.
+    path
+        GeoPackage, GeoJSON, zipped Shapefile, FlatGeobuf or CSV (WKT or lon/lat columns).
+    crs
+        CRS to assume for files that declare none (e.g. ``"EPSG:9210"`` for VN-2000 TM-3).
+    force
+        Load even when the file is identical to the live version.
+
+    Returns
+    -------
+    LoadReport
+        ``outcome='unchanged'`` when the same file (and spec) is already live.
+
+    Raises
+    ------
+    InputFileError, LoadValidationError, DatabaseError
+        Nothing is written in any of these cases.
+    """
+    t0 = time.perf_counter()
+    path = Path(path)
+    from spp.store.sources import file_sha256
+
+    sha = file_sha256(path) if path.is_file() else ""
+    if sha and not force:
+        with psycopg.connect(conn_url) as conn:
+            live = live_version(conn, spec.name)
+            row = None
+            if live is not None:
+                row = conn.execute("SELECT spec_sha256 FROM spp_meta.versions WHERE layer = %s AND version = %s",
+                                   (spec.name, live.version)).fetchone()
+        if live is not None and live.source_sha256 == sha and row is not None and row[0] == spec_sha256(spec):
+            _log(conn_url, spec.name, path.name, sha, "unchanged", live.version, "identical to the live version")
+            return LoadReport(spec.name, "unchanged", live.version, live.row_count, path.name, sha,
+                              live.crs_in, [], time.perf_counter() - t0)
+    src = read_source(path, crs=crs, layer=spec.name)
+    crs_in = src.crs.to_string() if src.crs is not None else None
+    try:
+        result = validate_frame(src.frame, spec, source=path.name, crs=src.crs)
+        if src.problems:
+            raise LoadValidationError(spec.name, path.name, src.problems)
+    except LoadValidationError as exc:
+        problems = list(src.problems) + [p for p in exc.problems if p not in src.problems]
+        err = LoadValidationError(spec.name, path.name, problems)
+        _log(conn_url, spec.name, path.name, sha, "rejected", None, str(err),
+             [p.__dict__ for p in problems[:1000]])
+        raise err from None
+    report = load_frame(conn_url, spec, result.frame, source=path.name, sha256=sha, crs_in=crs_in,
+                        warnings=src.warnings + result.warnings, note=note, progress=progress)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def rollback_layer(conn_url: str, spec: LayerSpec, version: int | None = None) -> LoadReport:
+    """Make an earlier version live again (as a new version, so history stays linear).
+
+    ``version`` defaults to the one before the live version.
+    """
+    with psycopg.connect(conn_url) as conn:
+        versions = _versions(conn, spec.name)
+    live = next((v for v in versions if v.live), None)
+    if live is None:
+        raise VersionNotFoundError(f"layer '{spec.name}' has never been loaded; nothing to roll back")
+    if version is None:
+        earlier = [v for v in versions if v.version < live.version]
+        if not earlier:
+            raise VersionNotFoundError(f"layer '{spec.name}' has only version {live.version}; nothing to roll back to")
+        version = earlier[-1].version
+    target = next((v for v in versions if v.version == version), None)
+    if target is None:
+        raise VersionNotFoundError(
+            f"layer '{spec.name}' has no version {version}; versions: {[v.version for v in versions]}")
+    if target.live:
+        raise VersionNotFoundError(f"version {version} of '{spec.name}' is already live")
+    t0 = time.perf_counter()
+    cols = [f.name for f in spec.fields] + (["geom"] if spec.has_geometry else [])
+    try:
+        with psycopg.connect(conn_url, application_name="spp rollback") as conn:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"spp.load.{spec.name}",))
+                have = {r[0] for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                    (S.HISTORY_SCHEMA, S.version_table(spec.name, version))).fetchall()}
+                missing = [c for c in cols if c not in have]
+                if missing:
+                    raise VersionNotFoundError(
+                        f"version {version} of '{spec.name}' lacks column(s) {missing} of the current spec; "
+                        "it cannot be restored under this catalogue")
+                new = max(v.version for v in versions) + 1
+                stage = S.version_table(spec.name, new)
+                S.create_version_table(conn, spec, schema=S.STAGE_SCHEMA, table=stage, version=new)
+                ident = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+                conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                    sql.Identifier(S.STAGE_SCHEMA, stage), ident, ident,
+                    sql.Identifier(S.HISTORY_SCHEMA, S.version_table(spec.name, version))))
+                S.index_version_table(conn, spec, schema=S.STAGE_SCHEMA, table=stage, version=new)
+                _swap_in(conn, spec, stage=stage, prev=live)
+                conn.execute(
+                    "INSERT INTO spp_meta.versions (layer, version, valid_from, source, source_sha256, spec_sha256, "
+                    "row_count, crs_in, warnings, loaded_by, note) "
+                    "VALUES (%s, %s, clock_timestamp(), %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (spec.name, new, target.source, target.source_sha256, spec_sha256(spec), target.row_count,
+                     target.crs_in, json.dumps(target.warnings), _who(), f"rollback to version {version}"),
+                )
+                conn.execute("UPDATE spp_meta.versions SET valid_to = clock_timestamp() "
+                             "WHERE layer = %s AND version = %s", (spec.name, live.version))
+                S.rebuild_history_view(conn, spec)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"rollback of '{spec.name}' failed, nothing was changed: {exc}") from exc
+    _log(conn_url, spec.name, target.source, target.source_sha256, "rollback", new, f"restored version {version}")
+    return LoadReport(spec.name, "loaded", new, target.row_count, target.source, target.source_sha256,
+                      target.crs_in, [f"restored version {version}"], time.perf_counter() - t0)
