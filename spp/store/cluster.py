@@ -264,6 +264,16 @@ def ensure_database(settings: Settings, dbname: str) -> None:
                 conn.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(sql.Identifier(dbname)))
         with psycopg.connect(database_url(settings, dbname=dbname), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            from spp.crs import register_srids
+
+            try:
+                added = register_srids(conn)
+            except psycopg.errors.InsufficientPrivilege:
+                log.warning("cannot add VN-2000 SRIDs to spatial_ref_sys (needs superuser); "
+                            "EPSG:9210 requests will fail on this server")
+            else:
+                if added:
+                    log.info("registered SRIDs %s in %s", added, dbname)
     except psycopg.Error as exc:
         raise ClusterError(f"cannot prepare database {dbname!r}: {exc}") from exc
 
