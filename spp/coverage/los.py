@@ -116,7 +116,7 @@ def observer_cell(grid: Grid, x: float, y: float) -> tuple[int, int]:
     RasterError
         When the point is outside the grid.
     """
-    col_f, row_f = ~grid.transform * (x, y)
+    col_f, row_f = ~grid.transform @ (x, y)
     row, col = int(math.floor(row_f)), int(math.floor(col_f))
     if not (0 <= row < grid.shape[0] and 0 <= col < grid.shape[1]):
         raise RasterError(f"site ({x:.1f}, {y:.1f}) is outside the DEM grid")

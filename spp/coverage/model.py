@@ -50,6 +50,7 @@ __all__ = [
     "best_server",
     "compute_rsrp",
     "sector_rsrp_window",
+    "with_power_offset",
 ]
 
 log = logging.getLogger(__name__)
