@@ -94,8 +94,25 @@ def to_metric(gdf: gpd.GeoDataFrame, epsg: int = METRIC_EPSG) -> gpd.GeoDataFram
 
 @functools.lru_cache(maxsize=64)
 def transformer(src_epsg: int, dst_epsg: int) -> Transformer:
-    """A cached lon/lat-ordered (``always_xy``) transformer between two EPSG codes."""
+    """A cached lon/lat-ordered (``always_xy``) transformer between two EPSG codes.
+
+    Between VN-2000 and WGS 84 it uses the official shift of Decision 05/2007/QĐ-BTNMT
+    (EPSG:6960, "VN-2000 to WGS 84 (2)"); PROJ's own default is the older EPSG:6959 set,
+    which differs by about 0.8 m in Can Tho.
+    """
+    from pyproj.transformer import TransformerGroup
+
+    group = TransformerGroup(f"EPSG:{src_epsg}", f"EPSG:{dst_epsg}", always_xy=True)
+    for candidate in group.transformers:
+        if "VN-2000 to WGS 84 (2)" in candidate.description:
+            return candidate
     return Transformer.from_crs(f"EPSG:{src_epsg}", f"EPSG:{dst_epsg}", always_xy=True)
+
+
+def is_vn2000(epsg: int) -> bool:
+    """True for CRSs on the VN-2000 datum (geographic 4756, UTM 3405/3406, TM-3 9205–9218)."""
+    crs = CRS.from_epsg(epsg)
+    return crs.datum is not None and crs.datum.name == "Vietnam 2000"
 
 
 VN2000_TOWGS84 = (
@@ -122,24 +139,40 @@ def _proj4_with_towgs84(epsg: int) -> str:
     return text
 
 
-def register_srids(conn: psycopg.Connection, epsgs: tuple[int, ...] = SUPPORTED_EPSG) -> list[int]:
-    """Insert any of ``epsgs`` missing from PostGIS's ``spatial_ref_sys``; return those added.
+def _wkt1_with_towgs84(epsg: int) -> str:
+    """WKT1_GDAL of a VN-2000 CRS, keeping its names, with the official TOWGS84 node."""
+    import re
 
-    Definitions come from PROJ (WKT1_GDAL and a PROJ string keeping the 7-parameter
-    ``+towgs84`` shift), so PostGIS's ``ST_Transform`` agrees with pyproj.
+    wkt = CRS.from_epsg(epsg).to_wkt("WKT1_GDAL")
+    towgs84 = "TOWGS84[" + ",".join(repr(v) for v in VN2000_TOWGS84) + "]"
+    # DATUM["Vietnam_2000",SPHEROID[...,AUTHORITY[...]],<here>AUTHORITY["EPSG","6756"]]
+    return re.sub(r'(DATUM\["[^"]+",SPHEROID\[[^\]]*AUTHORITY\[[^\]]*\]\])', r"\1," + towgs84, wkt, count=1)
+
+
+def register_srids(conn: psycopg.Connection, epsgs: tuple[int, ...] = SUPPORTED_EPSG) -> list[int]:
+    """Make PostGIS's ``spatial_ref_sys`` hold ``epsgs`` with the official VN-2000 shift.
+
+    Missing codes (PostGIS 3.3 lacks EPSG:9210) are inserted. VN-2000 codes get a WKT and
+    a PROJ string that carry ``TOWGS84`` (Decision 05/2007) and no authority, because PostGIS
+    would otherwise ask PROJ for "EPSG:xxxx" and PROJ picks the older EPSG:6959 shift
+    (≈0.8 m away). Returns the codes inserted or updated.
     """
-    added: list[int] = []
+    changed: list[int] = []
     with conn.cursor() as cur:
-        cur.execute("SELECT srid FROM spatial_ref_sys WHERE srid = ANY(%s)", (list(epsgs),))
-        have = {row[0] for row in cur.fetchall()}
+        cur.execute("SELECT srid, auth_name FROM spatial_ref_sys WHERE srid = ANY(%s)", (list(epsgs),))
+        have = dict(cur.fetchall())
         for code in epsgs:
-            if code in have:
+            vn = is_vn2000(code)
+            if code in have and not vn:
                 continue
-            crs = CRS.from_epsg(code)
+            proj4 = _proj4_with_towgs84(code)
+            wkt = _wkt1_with_towgs84(code) if vn else CRS.from_epsg(code).to_wkt("WKT1_GDAL")
+            auth = (None, None) if vn else ("EPSG", code)
             cur.execute(
                 "INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text) "
-                "VALUES (%s, 'EPSG', %s, %s, %s)",
-                (code, code, crs.to_wkt("WKT1_GDAL"), _proj4_with_towgs84(code)),
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (srid) DO UPDATE SET auth_name = EXCLUDED.auth_name, "
+                "auth_srid = EXCLUDED.auth_srid, srtext = EXCLUDED.srtext, proj4text = EXCLUDED.proj4text",
+                (code, auth[0], auth[1], wkt, proj4),
             )
-            added.append(code)
-    return added
+            changed.append(code)
+    return changed

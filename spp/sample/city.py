@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import shapely
+import shapely.ops
 
 from spp.sample.admin import AdminData
 from spp.sample.rivers import (
@@ -47,8 +48,13 @@ class City:
         Hậu River centreline (the city border, mid-river), oriented downstream.
     waterways : list of Waterway
         Every river reach and canal (lines inside the outline).
+    hau_water : shapely geometry
+        Water surface of the Hậu River and its Trần Đề arm (mostly outside the outline: the
+        outline edge is taken as 250 m off the city bank).
+    primary_water : shapely geometry
+        Water surface of the Hậu River and the primary rivers and canals.
     water : shapely geometry
-        Water surface of the rivers and canals (union of their buffers, not clipped).
+        Water surface of all rivers and canals (union of their buffers, not clipped).
     land : shapely geometry
         Outline minus the water surface.
     coast : shapely geometry
@@ -59,6 +65,8 @@ class City:
     outline: shapely.Geometry
     hau: shapely.LineString
     waterways: list[Waterway]
+    hau_water: shapely.Geometry
+    primary_water: shapely.Geometry
     water: shapely.Geometry
     land: shapely.Geometry
     coast: shapely.Geometry
@@ -87,7 +95,7 @@ def _hau_reaches(hau: shapely.LineString, outline: shapely.Geometry) -> list[Wat
         width = 1500.0 + 1300.0 * frac
         bed = -8.0 - 7.0 * frac
         reach = shapely.ops.substring(hau, i * length / n, (i + 1) * length / n)
-        inner = shapely.offset_curve(reach, -width / 4.0)
+        inner = shapely.offset_curve(reach, -120.0)
         clipped = shapely.intersection(inner, outline)
         parts = [p for p in shapely.get_parts(clipped) if p.geom_type == "LineString"]
         if parts:
@@ -98,15 +106,23 @@ def _hau_reaches(hau: shapely.LineString, outline: shapely.Geometry) -> list[Wat
 
 
 def _coast(outline: shapely.Geometry, hau: shapely.LineString) -> shapely.Geometry:
-    """Part of the outline's boundary facing the sea: SE of the river mouth, away from the river."""
-    ring = shapely.boundary(outline)
-    end = shapely.Point(hau.coords[-1])
-    # the sea coast runs south-west from the river mouth; keep boundary within a band there
-    d = np.array([np.cos(-np.pi / 4 - np.pi / 2 + 0.2), np.sin(-np.pi / 4 - np.pi / 2 + 0.2)])
-    far = shapely.Point(end.x + d[0] * 60_000, end.y + d[1] * 60_000)
-    corridor = shapely.buffer(shapely.LineString([end, far]), 9_000.0, cap_style="flat")
-    coast = shapely.intersection(ring, corridor)
-    return shapely.difference(coast, shapely.buffer(hau, 2_500.0))
+    """Sea coast: boundary south of the river mouth whose outward normal faces S to SE."""
+    poly = max(shapely.get_parts(outline), key=lambda g: g.area)
+    ring = shapely.segmentize(shapely.LinearRing(poly.exterior.coords), 100.0)
+    if not ring.is_ccw:
+        ring = shapely.LinearRing(list(ring.coords)[::-1])
+    xy = shapely.get_coordinates(ring)[:-1]
+    k = 10  # normals over ±1 km
+    ahead, behind = np.roll(xy, -k, axis=0), np.roll(xy, k, axis=0)
+    direction = ahead - behind
+    angle = np.degrees(np.arctan2(-direction[:, 0], direction[:, 1]))  # outward normal of CCW
+    mouth_x, mouth_y = hau.coords[-1]
+    keep = (angle > -125.0) & (angle < -20.0) & (xy[:, 1] < mouth_y + 1000.0)
+    keep &= xy[:, 0] > mouth_x - 55_000.0  # west of that the border is on land (Bạc Liêu)
+    segs = [shapely.LineString([xy[i], xy[(i + 1) % len(xy)]])
+            for i in np.nonzero(keep & np.roll(keep, -1))[0]]
+    coast = shapely.line_merge(shapely.union_all(segs))
+    return shapely.difference(coast, shapely.buffer(hau, 1_000.0))
 
 
 def build_city(admin: AdminData, *, rng: np.random.Generator) -> City:
@@ -143,9 +159,10 @@ def build_city(admin: AdminData, *, rng: np.random.Generator) -> City:
         waterways.append(Waterway("Sông Hậu (nhánh Trần Đề)", "river", "primary",
                                   max(parts, key=lambda g: g.length), 1200.0, -9.0))
     waterways += main_waterways(hau, outline)
-    big = [shapely.buffer(hau, 1500.0 / 2 + 300.0), shapely.buffer(tran_de, 600.0)]
+    hau_water = shapely.union_all([_hau_water(hau), shapely.buffer(tran_de, 600.0)])
     water_main = shapely.union_all(
-        big + [shapely.buffer(w.line, w.width_m / 2) for w in waterways[len(big):]]
+        [hau_water] + [shapely.buffer(w.line, w.width_m / 2) for w in waterways
+                       if not w.name.startswith("Sông Hậu")]
     )
     rural = communes[communes["density_class"] == 3].geometry.union_all()
     rural_land = shapely.difference(rural, shapely.buffer(water_main, 500.0))
@@ -157,4 +174,18 @@ def build_city(admin: AdminData, *, rng: np.random.Generator) -> City:
     land = shapely.difference(outline, water)
     coast = _coast(outline, hau)
     logger.info("city: %d waterways, land %.0f km²", len(waterways), land.area / 1e6)
-    return City(communes, outline, hau, waterways, water, land, coast)
+    return City(communes, outline, hau, waterways, hau_water, water_main, water, land, coast)
+
+
+def _hau_water(hau: shapely.LineString) -> shapely.Geometry:
+    """Hậu River surface: 1.5–2.8 km wide (downstream widening), city bank 250 m inside."""
+    length = hau.length
+    n = 24
+    pieces = []
+    for i in range(n):
+        width = 1500.0 + 1300.0 * (i + 0.5) / n
+        reach = shapely.ops.substring(hau, max(0.0, (i - 0.1) * length / n),
+                                      min(length, (i + 1.1) * length / n))
+        centre = shapely.offset_curve(reach, width / 2 - 250.0)
+        pieces.append(shapely.buffer(centre, width / 2))
+    return shapely.union_all(pieces)

@@ -80,7 +80,8 @@ def hau_centreline(outline_m: shapely.Geometry, *, step_m: float = 500.0) -> sha
             k = sel[np.argmax(t[sel])]
             pts.append(xy[k])
     arr = np.array(pts)
-    arr = arr[3:-2]  # drop the rounded ends (An Giang border, the sea)
+    # the river is the border from the northern tip (An Giang) to the eastern tip (the sea)
+    arr = arr[int(np.argmax(arr[:, 1])) : int(np.argmax(arr[:, 0])) + 1]
     arr = _smooth(arr, 7)
     return shapely.LineString(arr)
 
