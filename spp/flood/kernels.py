@@ -13,7 +13,10 @@ stay zero (closed domain edge); walls (nodata, closed gates) have zero flux on a
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import types
+from numba.extending import intrinsic
 
 G = np.float32(9.81)
 
@@ -99,103 +102,122 @@ def depth_from_mask(z: np.ndarray, wet: np.ndarray, level: float, nodata: float)
     return out
 
 
+@intrinsic
+def _f32_bits(typingctx, x):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def _bits_f32(typingctx, x):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+# Bit pattern of 2^(4/3 · (127 − 0.045)) for the x^(−1/3) initial guess (Lomont-style).
+_INV_CBRT_MAGIC = np.int32(int(round((127 - 0.0450465) * 4 / 3 * 2**23)))
+
+
+@njit(fastmath=True, inline="always", cache=True)
+def inv_cbrt(x: float) -> float:
+    """x^(−1/3) for positive normal float32 ``x``; relative error < 2e-5.
+
+    A bit-level initial guess and two Newton steps r ← r (4 − x r³) / 3: no ``pow`` or
+    ``cbrt`` call, so the face loop vectorizes (``np.cbrt`` costs ≈ 13 ns a call here).
+    """
+    bits = np.int64(_f32_bits(x))
+    r = _bits_f32(np.int32(_INV_CBRT_MAGIC - np.int32((bits * np.int64(1431655766)) >> 32)))
+    third = np.float32(1.0 / 3.0)
+    four = np.float32(4.0)
+    r = r * (four - x * r * r * r) * third
+    r = r * (four - x * r * r * r) * third
+    return r
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def compute_fluxes(
     h: np.ndarray,
     z: np.ndarray,
     gn2: np.ndarray,
-    wall: np.ndarray,
+    qx_old: np.ndarray,
+    qy_old: np.ndarray,
     qx: np.ndarray,
     qy: np.ndarray,
-    qy_prev: np.ndarray,
     row_wet: np.ndarray,
-    row_done: np.ndarray,
+    x_dirty: np.ndarray,
+    y_dirty: np.ndarray,
     dt: float,
     dx: float,
     theta: float,
     h_min: float,
 ) -> None:
-    """One momentum step of the local-inertial scheme, in place on ``qx`` and ``qy``.
+    """One momentum step of the local-inertial scheme: new fluxes from old ones.
 
-    q⁺ = (θ q + (1−θ)/2 (q₋ + q₊) − g h_f Δt ∂η/∂x) / (1 + g n² Δt |q| / h_f^(7/3))
+    q⁺ = (θ q + (1−θ)/2 (q₋ + q₊) − g h_f Δt ∂η/∂x) / (1 + g n² Δt |q| h_f^(−7/3))
     (Bates et al. 2010 eq. 11 with θ = 1; de Almeida et al. 2012 eq. 5 for θ < 1),
-    h_f = max(η_i, η_j) − max(z_i, z_j). ``h_f^(7/3)`` is ``h_f² ∛h_f`` to avoid ``pow``.
-    Rows whose cells and neighbours are all dry are skipped; ``row_done`` remembers which
-    rows hold non-zero fluxes so a row that dries out is zeroed once; after the call it
-    flags the rows the continuity step must visit. ``qy_prev`` is a copy of ``qy`` taken
-    before the call (read only when θ < 1, to avoid racing on neighbouring rows).
+    h_f = max(η_i, η_j) − max(z_i, z_j); no flow where h_f ≤ ``h_min``. Walls carry a
+    ground of 1e4 m in ``z`` so they never have a positive h_f. Fluxes are double
+    buffered (``*_old`` in, ``qx``/``qy`` out) so the inner loops have no carried
+    dependency and vectorize. Rows that are dry with dry neighbours are skipped; the
+    ``*_dirty`` flags (one per output-buffer row) say whether a skipped row must be zeroed.
     """
     ny, nx = h.shape
     dtf = np.float32(dt)
-    rdx = np.float32(1.0 / dx)
+    c = np.float32(9.81 * dt / dx)
     hmin = np.float32(h_min)
     th = np.float32(theta)
     half1mth = np.float32(0.5 * (1.0 - theta))
-    smooth = theta < 1.0
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    half = np.float32(0.5)
     for i in prange(ny):
-        wet_here = row_wet[i]
-        wet_up = row_wet[i - 1] if i > 0 else False
-        # x faces of row i
-        if wet_here:
-            q_left_old = qx[i, 0]
+        if row_wet[i]:
             for j in range(1, nx):
-                q_old = qx[i, j]
-                q_new = np.float32(0.0)
-                if not (wall[i, j - 1] or wall[i, j]):
-                    h0 = h[i, j - 1]
-                    h1 = h[i, j]
-                    if h0 > hmin or h1 > hmin:
-                        z0 = z[i, j - 1]
-                        z1 = z[i, j]
-                        e0 = z0 + h0
-                        e1 = z1 + h1
-                        hf = max(e0, e1) - max(z0, z1)
-                        if hf > hmin:
-                            qa = q_old
-                            if smooth:
-                                qa = th * q_old + half1mth * (q_left_old + qx[i, j + 1])
-                            num = qa - G * hf * dtf * (e1 - e0) * rdx
-                            gn2f = np.float32(0.5) * (gn2[i, j - 1] + gn2[i, j])
-                            den = np.float32(1.0) + dtf * gn2f * abs(q_old) / (
-                                hf * hf * np.cbrt(hf)
-                            )
-                            q_new = num / den
-                qx[i, j] = q_new
-                q_left_old = q_old
-        elif row_done[i]:
+                q0 = qx_old[i, j]
+                z0 = z[i, j - 1]
+                z1 = z[i, j]
+                e0 = z0 + h[i, j - 1]
+                e1 = z1 + h[i, j]
+                hf = max(e0, e1) - max(z0, z1)
+                hc = max(hf, hmin)
+                qa = th * q0 + half1mth * (qx_old[i, j - 1] + qx_old[i, j + 1])
+                r = inv_cbrt(hc)
+                r2 = r * r
+                den = one + dtf * half * (gn2[i, j - 1] + gn2[i, j]) * abs(q0) * (r2 * r2 * r2 * r)
+                qn = (qa - c * hc * (e1 - e0)) / den
+                qx[i, j] = qn if hf > hmin else zero
+            x_dirty[i] = True
+        elif x_dirty[i]:
             for j in range(nx + 1):
-                qx[i, j] = np.float32(0.0)
-        # y face between rows i-1 and i
+                qx[i, j] = zero
+            x_dirty[i] = False
         if i > 0:
-            if wet_here or wet_up:
+            if row_wet[i] or row_wet[i - 1]:
                 for j in range(nx):
-                    q_old = qy[i, j]
-                    q_new = np.float32(0.0)
-                    if not (wall[i - 1, j] or wall[i, j]):
-                        h0 = h[i - 1, j]
-                        h1 = h[i, j]
-                        if h0 > hmin or h1 > hmin:
-                            z0 = z[i - 1, j]
-                            z1 = z[i, j]
-                            e0 = z0 + h0
-                            e1 = z1 + h1
-                            hf = max(e0, e1) - max(z0, z1)
-                            if hf > hmin:
-                                qa = q_old
-                                if smooth:
-                                    qa = th * q_old + half1mth * (qy_prev[i - 1, j] + qy_prev[i + 1, j])
-                                num = qa - G * hf * dtf * (e1 - e0) * rdx
-                                gn2f = np.float32(0.5) * (gn2[i - 1, j] + gn2[i, j])
-                                den = np.float32(1.0) + dtf * gn2f * abs(q_old) / (
-                                    hf * hf * np.cbrt(hf)
-                                )
-                                q_new = num / den
-                    qy[i, j] = q_new
-            elif row_done[i] or row_done[i - 1]:
+                    q0 = qy_old[i, j]
+                    z0 = z[i - 1, j]
+                    z1 = z[i, j]
+                    e0 = z0 + h[i - 1, j]
+                    e1 = z1 + h[i, j]
+                    hf = max(e0, e1) - max(z0, z1)
+                    hc = max(hf, hmin)
+                    qa = th * q0 + half1mth * (qy_old[i - 1, j] + qy_old[i + 1, j])
+                    r = inv_cbrt(hc)
+                    r2 = r * r
+                    den = one + dtf * half * (gn2[i - 1, j] + gn2[i, j]) * abs(q0) * (
+                        r2 * r2 * r2 * r
+                    )
+                    qn = (qa - c * hc * (e1 - e0)) / den
+                    qy[i, j] = qn if hf > hmin else zero
+                y_dirty[i] = True
+            elif y_dirty[i]:
                 for j in range(nx):
-                    qy[i, j] = np.float32(0.0)
-    for i in prange(ny):
-        row_done[i] = row_wet[i] or (i > 0 and row_wet[i - 1]) or (i + 1 < ny and row_wet[i + 1])
+                    qy[i, j] = zero
+                y_dirty[i] = False
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -203,80 +225,98 @@ def update_depths(
     h: np.ndarray,
     qx: np.ndarray,
     qy: np.ndarray,
-    wall: np.ndarray,
-    boundary: np.ndarray,
-    row_active: np.ndarray,
+    interior: np.ndarray,
+    row_prev: np.ndarray,
     row_wet: np.ndarray,
     row_hmax: np.ndarray,
     row_clip: np.ndarray,
     row_bnd: np.ndarray,
+    dt: float,
+    dx: float,
+    rain_m: float,
+    h_min: float,
+) -> None:
+    """Continuity step h ← h + Δt/Δx Σ q (+ rain), in place on ``h``.
+
+    Only ``interior`` cells change (not walls, not boundary cells whose level is imposed).
+    Per row it writes ``row_wet`` (any cell deeper than ``h_min``), ``row_hmax``,
+    ``row_clip`` (m³ added by clipping negative depths: a mass error) and ``row_bnd``
+    (m³ that left boundary cells into the domain; walls carry no flux). ``row_prev`` is
+    ``row_wet`` before the flux step: rows with it false on themselves and both
+    neighbours moved no water and are skipped unless it rains. ``rain_m`` is the rain
+    depth (m) of this step. Branch-free inner loop so it vectorizes.
+    """
+    ny, nx = h.shape
+    c = np.float32(dt / dx)
+    vol = dt * dx
+    area = dx * dx
+    hmin = np.float32(h_min)
+    rain = np.float32(rain_m)
+    zero = np.float32(0.0)
+    raining = rain_m > 0.0
+    for i in prange(ny):
+        active = row_prev[i] or (i > 0 and row_prev[i - 1]) or (i + 1 < ny and row_prev[i + 1])
+        if not (raining or active):
+            row_wet[i] = False
+            row_hmax[i] = zero
+            row_clip[i] = 0.0
+            row_bnd[i] = 0.0
+            continue
+        hmx = zero
+        clip = zero
+        bnd = zero
+        for j in range(nx):
+            net = qx[i, j] - qx[i, j + 1] + qy[i, j] - qy[i + 1, j]
+            inside = interior[i, j]
+            h0 = h[i, j]
+            hn = h0 + c * net + rain
+            clip += max(-hn, zero) if inside else zero
+            hn = max(hn, zero) if inside else h0
+            bnd += zero if inside else net
+            h[i, j] = hn
+            hmx = max(hmx, hn)
+        row_wet[i] = hmx > hmin
+        row_hmax[i] = hmx
+        row_clip[i] = float(clip) * area
+        row_bnd[i] = -float(bnd) * vol
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def update_stats(
+    h: np.ndarray,
+    row_wet: np.ndarray,
     max_depth: np.ndarray,
     arrival_s: np.ndarray,
     duration_s: np.ndarray,
     thresholds: np.ndarray,
     t_s: float,
-    dt: float,
-    dx: float,
-    rain_m: float,
-    h_min: float,
+    elapsed_s: float,
     arrival_depth: float,
 ) -> None:
-    """Continuity step, in place on ``h``; also updates max depth, arrival and durations.
+    """Fold the current depths into max depth, first-arrival time and durations above.
 
-    Per row it writes: ``row_wet`` (any cell deeper than ``h_min``), ``row_hmax`` (deepest
-    cell), ``row_clip`` (m³ added by clipping negative depths: a mass error), ``row_bnd``
-    (m³ that left boundary cells into the domain this step). Boundary cells are not
-    updated (their level is imposed); walls never hold water. ``rain_m`` is the rain depth
-    (m) falling this step on every non-wall, non-boundary cell.
+    Called every few steps: ``elapsed_s`` is the time since the previous call, credited
+    to every threshold the cell exceeds now; ``t_s`` is stamped as the arrival time of
+    cells first deeper than ``arrival_depth``. Dry rows are skipped.
     """
     ny, nx = h.shape
-    dtf = np.float32(dt)
-    c = np.float32(dt / dx)
-    area = dx * dx
-    hmin = np.float32(h_min)
-    rain = np.float32(rain_m)
+    el = np.float32(elapsed_s)
+    tt = np.float32(t_s)
     harr = np.float32(arrival_depth)
+    zero = np.float32(0.0)
     nthr = thresholds.shape[0]
-    raining = rain_m > 0.0
     for i in prange(ny):
-        if not (raining or row_active[i]):
-            row_wet[i] = False
-            row_hmax[i] = np.float32(0.0)
-            row_clip[i] = 0.0
-            row_bnd[i] = 0.0
+        if not row_wet[i]:
             continue
-        wet = False
-        hmx = np.float32(0.0)
-        clip = 0.0
-        bnd = 0.0
         for j in range(nx):
-            if wall[i, j]:
-                continue
-            net = qx[i, j] - qx[i, j + 1] + qy[i, j] - qy[i + 1, j]
-            if boundary[i, j]:
-                bnd -= float(net) * dt * dx
-                hn = h[i, j]
-            else:
-                hn = h[i, j] + c * net + rain
-                if hn < 0:
-                    clip -= float(hn) * area
-                    hn = np.float32(0.0)
-                h[i, j] = hn
-            if hn > hmin:
-                wet = True
-                if hn > hmx:
-                    hmx = hn
-                if hn > max_depth[i, j]:
-                    max_depth[i, j] = hn
-                if hn > harr and arrival_s[i, j] != arrival_s[i, j]:
-                    arrival_s[i, j] = np.float32(t_s + dt)
-                for k in range(nthr):
-                    if hn > thresholds[k]:
-                        duration_s[k, i, j] += dtf
-        row_wet[i] = wet
-        row_hmax[i] = hmx
-        row_clip[i] = clip
-        row_bnd[i] = bnd
+            hn = h[i, j]
+            max_depth[i, j] = max(max_depth[i, j], hn)
+            a = arrival_s[i, j]
+            arrival_s[i, j] = tt if (hn > harr and a != a) else a
+        for k in range(nthr):
+            thr = thresholds[k]
+            for j in range(nx):
+                duration_s[k, i, j] += el if h[i, j] > thr else zero
 
 
 @njit(parallel=True, fastmath=True, cache=True)
