@@ -99,10 +99,14 @@ def _coerce(series: pd.Series, fs: FieldSpec) -> tuple[pd.Series, pd.Series]:
     """Return (typed series, mask of values that could not be converted)."""
     notna = series.notna()
     if fs.type == "text":
-        out = series.astype(object).where(notna, None)
-        out = out.map(lambda v: v if v is None or isinstance(v, str) else str(v))
-        out = out.map(lambda v: None if v is not None and v.strip() == "" else v)
-        return out, pd.Series(False, index=series.index)
+        values = []
+        for v in series.to_numpy(dtype=object):
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                values.append(None)
+                continue
+            text = v if isinstance(v, str) else str(v)
+            values.append(text if text.strip() else None)
+        return pd.Series(values, index=series.index, dtype=object), pd.Series(False, index=series.index)
     if fs.type in ("integer", "real"):
         if series.dtype == bool:
             return series.astype(float), pd.Series(False, index=series.index)

@@ -30,7 +30,7 @@ from psycopg import sql
 from spp.catalog import LayerSpec
 from spp.errors import DatabaseError, LoadValidationError, VersionNotFoundError
 from spp.store import schema as S
-from spp.store.sources import read_source
+from spp.store.sources import read_source, restore_shapefile_names
 from spp.validate import validate_frame
 
 __all__ = ["LoadReport", "VersionInfo", "load_layer", "load_frame", "rollback_layer", "layer_history",
@@ -156,6 +156,14 @@ def _csv_frame(frame: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
     return out
 
 
+def _content_sha256(rows: pd.DataFrame) -> str:
+    """Hash of the rows exactly as they would be copied (order-sensitive)."""
+    h = hashlib.sha256(",".join(rows.columns).encode())
+    for start in range(0, len(rows), _CHUNK):
+        h.update(rows.iloc[start:start + _CHUNK].to_csv(index=False, header=False).encode())
+    return h.hexdigest()
+
+
 def _copy(conn: psycopg.Connection, frame: pd.DataFrame, *, schema: str, table: str,
           progress: Progress | None) -> None:
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
@@ -182,14 +190,28 @@ def load_frame(
     crs_in: str | None,
     warnings: list[str] | None = None,
     note: str | None = None,
+    force: bool = False,
     progress: Progress | None = None,
 ) -> LoadReport:
     """Store an already validated frame (EPSG:4326) as the next version of ``spec``, atomically.
 
-    Used by :func:`load_layer` and by analyses that publish their results as layers.
+    Used by :func:`load_layer` and by analyses that publish their results as layers. When
+    the rows equal the live version's (same content hash and spec), nothing is written and
+    the outcome is ``unchanged`` unless ``force``.
     """
     t0 = time.perf_counter()
     rows = _csv_frame(frame, spec)
+    content = _content_sha256(rows)
+    if not force:
+        with psycopg.connect(conn_url) as conn:
+            live = live_version(conn, spec.name)
+            same = live is not None and conn.execute(
+                "SELECT content_sha256 = %s AND spec_sha256 = %s FROM spp_meta.versions WHERE layer = %s AND version = %s",
+                (content, spec_sha256(spec), spec.name, live.version)).fetchone()
+        if live is not None and same and same[0]:
+            _log(conn_url, spec.name, source, sha256, "unchanged", live.version, "same content as the live version")
+            return LoadReport(spec.name, "unchanged", live.version, live.row_count, source, sha256, live.crs_in,
+                              list(warnings or []), time.perf_counter() - t0)
     try:
         with psycopg.connect(conn_url, application_name="spp load") as conn:
             S.ensure_meta(conn)
@@ -207,14 +229,14 @@ def load_frame(
                 _swap_in(conn, spec, stage=stage, prev=prev)
                 conn.execute(
                     "INSERT INTO spp_meta.versions (layer, version, valid_from, source, source_sha256, spec_sha256, "
-                    "row_count, crs_in, warnings, loaded_by, note) "
-                    "VALUES (%s, %s, clock_timestamp(), %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (spec.name, version, source, sha256, spec_sha256(spec), len(frame), crs_in,
+                    "content_sha256, row_count, crs_in, warnings, loaded_by, note) "
+                    "VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (spec.name, version, source, sha256, spec_sha256(spec), content, len(frame), crs_in,
                      json.dumps(warnings or [], ensure_ascii=False), _who(), note),
                 )
                 if prev is not None:
                     conn.execute(
-                        "UPDATE spp_meta.versions SET valid_to = clock_timestamp() WHERE layer = %s AND version = %s",
+                        "UPDATE spp_meta.versions SET valid_to = now() WHERE layer = %s AND version = %s",
                         (spec.name, prev.version),
                     )
                 S.rebuild_history_view(conn, spec)
@@ -294,6 +316,7 @@ def load_layer(
             return LoadReport(spec.name, "unchanged", live.version, live.row_count, path.name, sha,
                               live.crs_in, [], time.perf_counter() - t0)
     src = read_source(path, crs=crs, layer=spec.name)
+    restore_shapefile_names(src, [f.name for f in spec.fields])
     crs_in = src.crs.to_string() if src.crs is not None else None
     try:
         result = validate_frame(src.frame, spec, source=path.name, crs=src.crs)
@@ -306,7 +329,7 @@ def load_layer(
              [p.__dict__ for p in problems[:1000]])
         raise err from None
     report = load_frame(conn_url, spec, result.frame, source=path.name, sha256=sha, crs_in=crs_in,
-                        warnings=src.warnings + result.warnings, note=note, progress=progress)
+                        warnings=src.warnings + result.warnings, note=note, force=force, progress=progress)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -357,12 +380,14 @@ def rollback_layer(conn_url: str, spec: LayerSpec, version: int | None = None) -
                 _swap_in(conn, spec, stage=stage, prev=live)
                 conn.execute(
                     "INSERT INTO spp_meta.versions (layer, version, valid_from, source, source_sha256, spec_sha256, "
-                    "row_count, crs_in, warnings, loaded_by, note) "
-                    "VALUES (%s, %s, clock_timestamp(), %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "content_sha256, row_count, crs_in, warnings, loaded_by, note) "
+                    "SELECT %s, %s, now(), %s, %s, %s, content_sha256, %s, %s, %s, %s, %s "
+                    "FROM spp_meta.versions WHERE layer = %s AND version = %s",
                     (spec.name, new, target.source, target.source_sha256, spec_sha256(spec), target.row_count,
-                     target.crs_in, json.dumps(target.warnings), _who(), f"rollback to version {version}"),
+                     target.crs_in, json.dumps(target.warnings), _who(), f"rollback to version {version}",
+                     spec.name, version),
                 )
-                conn.execute("UPDATE spp_meta.versions SET valid_to = clock_timestamp() "
+                conn.execute("UPDATE spp_meta.versions SET valid_to = now() "
                              "WHERE layer = %s AND version = %s", (spec.name, live.version))
                 S.rebuild_history_view(conn, spec)
     except psycopg.Error as exc:

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS {META_SCHEMA}.versions (
     source         text        NOT NULL,
     source_sha256  text        NOT NULL,
     spec_sha256    text        NOT NULL,
+    content_sha256 text,
     row_count      bigint      NOT NULL,
     crs_in         text,
     warnings       jsonb       NOT NULL DEFAULT '[]'::jsonb,

@@ -21,7 +21,7 @@ from pyproj import CRS
 from spp.crs import parse_crs
 from spp.errors import InputFileError, ValidationProblem
 
-__all__ = ["Source", "read_source", "file_sha256", "FORMATS"]
+__all__ = ["Source", "read_source", "file_sha256", "FORMATS", "restore_shapefile_names"]
 
 log = logging.getLogger(__name__)
 
@@ -182,3 +182,23 @@ def read_source(path: Path, *, crs: str | int | None = None, layer: str | None =
     if forced is not None and file_crs is not None and not forced.equals(file_crs):
         warnings.append(f"file declares {file_crs.to_string()}, overridden by --crs {forced.to_string()}")
     return Source(path, FORMATS[suffix], frame, forced or file_crs, file_sha256(path), [], warnings)
+
+
+def restore_shapefile_names(src: Source, field_names: list[str]) -> None:
+    """Undo the Shapefile format's 10-character truncation of column names.
+
+    A column such as ``capacity_m`` is renamed to the layer's ``capacity_m3s`` when exactly
+    one field of the layer starts with it; a warning records each rename.
+    """
+    if "Shapefile" not in src.format:
+        return
+    renames = {}
+    for col in src.frame.columns:
+        if col in field_names or col == "geometry" or len(col) != 10:
+            continue
+        matches = [f for f in field_names if f[:10].lower() == col.lower()]
+        if len(matches) == 1 and matches[0] not in src.frame.columns:
+            renames[col] = matches[0]
+    if renames:
+        src.frame = src.frame.rename(columns=renames)
+        src.warnings.append("Shapefile column names restored: " + ", ".join(f"{a} → {b}" for a, b in renames.items()))
