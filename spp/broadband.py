@@ -3,8 +3,8 @@
 Distances are metres in a projected CRS (EPSG:9210, VN-2000 / TM-3 105°45′, by default);
 inputs in any CRS (roads usually EPSG:4326) are reprojected. Conventions:
 
-* The road graph is noded at every vertex and at every intersection of the lines
-  (shapely noding), so crossing roads connect — bridges and flyovers included; endpoints
+* The road graph is noded at every vertex (densified to ≤ 25 m by default) and at every
+  intersection of the lines (snap-rounded on a 1 cm grid), so crossing roads connect — bridges and flyovers included; endpoints
   closer than ``snap_m`` merge. Edge weight ``length_m``.
 * A building connects straight to its nearest road *node* (``connection_m``); an access
   point likewise (``access_snap_m``). A building is *passable* when
@@ -104,6 +104,7 @@ def _snap_dangles(lines: list[object], dangle_m: float) -> list[object]:
 def build_road_graph(
     roads: gpd.GeoDataFrame, *, epsg: int = METRIC_EPSG, snap_m: float = 0.01,
     dangle_m: float = 2.0,
+    densify_m: float | None = 25.0,
 ) -> nx.Graph:
     """Undirected road graph in EPSG:``epsg`` metres.
 
@@ -119,6 +120,10 @@ def build_road_graph(
     dangle_m : float
         A line end within this distance of another line is extended onto it (digitising
         gaps at T-junctions), metres; 0 disables.
+    densify_m : float or None
+        Extra vertices so no edge is longer than this, metres; buildings then connect to a
+        point at most ``densify_m / 2`` from their nearest road point. ``None``: keep the
+        input vertices only.
 
     Returns
     -------
@@ -144,6 +149,10 @@ def build_road_graph(
     # Snap-rounding overlay on a snap_m grid nodes every intersection robustly, including
     # T-junctions whose end vertex misses the other line by less than half a cell.
     noded = shapely.union_all(lines, grid_size=snap_m)
+    if noded.geom_type == "LineString":
+        noded = shapely.MultiLineString([noded])
+    if densify_m:
+        noded = shapely.segmentize(noded, densify_m)
     if noded.geom_type == "LineString":
         noded = shapely.MultiLineString([noded])
     graph = nx.Graph(epsg=epsg)
@@ -384,6 +393,9 @@ def plan_extensions(
         rows += [pos[a], pos[b]]
         cols += [pos[b], pos[a]]
         weights += [data["length_m"], data["length_m"]]
+    r_arr = np.asarray(rows, dtype=np.int64)
+    c_arr = np.asarray(cols, dtype=np.int64)
+    w_arr = np.asarray(weights, dtype=np.float64)
     ap_nodes, ap_snap = snap_to_nodes(graph, access_points)
     start = np.full(n, np.inf)
     np.minimum.at(start, [pos[int(v)] for v in ap_nodes], np.maximum(ap_snap, _EPS_M))
@@ -398,8 +410,10 @@ def plan_extensions(
     reason = "target reached"
     while True:
         seeds = np.nonzero(np.isfinite(start))[0]
-        matrix = coo_matrix((weights + list(start[seeds]), (rows + [src] * len(seeds),
-                            cols + list(seeds))), shape=(n + 1, n + 1)).tocsr()
+        matrix = coo_matrix(
+            (np.concatenate([w_arr, start[seeds]]),
+             (np.concatenate([r_arr, np.full(seeds.size, src)]),
+              np.concatenate([c_arr, seeds]))), shape=(n + 1, n + 1)).tocsr()
         dist, pred = dijkstra(matrix, indices=src, return_predecessors=True)
         served = dist[b_idx] + conn <= drop_limit_m
         good = np.bincount(commune[commune >= 0], weights=(hh * served)[commune >= 0],

@@ -44,7 +44,7 @@ def test_distances_match_scipy_dijkstra(jittered_grid):
     pts, edges = jittered_grid
     roads = gpd.GeoDataFrame(geometry=[LineString([pts[a], pts[b]]) for a, b in edges],
                              crs=9210).to_crs(4326)
-    graph = build_road_graph(roads, epsg=9210)
+    graph = build_road_graph(roads, epsg=9210, densify_m=None)
     rng = np.random.default_rng(9)
     ap_xy = pts[[0, 21]] + [[3.0, -4.0], [0.0, 6.0]]
     b_xy = pts[rng.integers(0, len(pts), 60)] + rng.uniform(-40, 40, (60, 2))
@@ -77,7 +77,7 @@ def test_crossing_roads_are_noded_and_near_misses_snapped():
              LineString([(X0, Y0 + 200), (X0 + 200, Y0)]),
              LineString([(X0 + 1000, Y0), (X0 + 1200, Y0)]),  # a T whose stem stops short
              LineString([(X0 + 1100, Y0 - 150), (X0 + 1100, Y0 - 0.6)])]
-    graph = build_road_graph(gpd.GeoDataFrame(geometry=lines, crs=9210))
+    graph = build_road_graph(gpd.GeoDataFrame(geometry=lines, crs=9210), densify_m=None)
     # Every vertex is a node: the stem keeps its old end (degree 2) and gains 0.6 m.
     assert graph.number_of_nodes() == 10
     assert graph.number_of_edges() == 8
