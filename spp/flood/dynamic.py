@@ -53,14 +53,17 @@ Progress = Callable[[float, float], None]
 
 @dataclass(frozen=True)
 class TimeSeries:
-    """A piecewise-linear series; held constant before the first and after the last time.
+    """A time series; held constant before the first and after the last time.
 
     ``times_s`` seconds from the start of the run (increasing), ``values`` in the unit
-    the consumer states (m above datum, mm/h, m³/s).
+    the consumer states (m above datum, mm/h, m³/s). Piecewise-linear by default;
+    ``stepwise`` holds ``values[k]`` from ``times_s[k]`` to ``times_s[k+1]`` (rain
+    intensities per interval, so totals are exact).
     """
 
     times_s: np.ndarray
     values: np.ndarray
+    stepwise: bool = False
 
     def __post_init__(self) -> None:
         t = np.asarray(self.times_s, dtype=float).ravel()
@@ -81,6 +84,9 @@ class TimeSeries:
 
     def at(self, t_s: float) -> float:
         """Value at time ``t_s`` (s)."""
+        if self.stepwise:
+            k = int(np.searchsorted(self.times_s, t_s, side="right")) - 1
+            return float(self.values[min(max(k, 0), self.values.size - 1)])
         return float(np.interp(t_s, self.times_s, self.values))
 
 
@@ -408,7 +414,7 @@ def simulate(
     return FloodResult(
         max_depth_m=max_depth,
         arrival_time_s=arrival,
-        duration_s={float(th): duration[k] for k, th in enumerate(thresholds)},
+        duration_s={float(th): duration[k] for k, th in enumerate(sorted(thresholds_m))},
         final_depth_m=h,
         mass_balance=mb,
         gauges={k: (np.asarray(g_times), np.asarray(v)) for k, v in g_vals.items()},

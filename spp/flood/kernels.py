@@ -19,6 +19,8 @@ from numba.core import types
 from numba.extending import intrinsic
 
 G = np.float32(9.81)
+# fastmath without nnan/ninf: NaN marks nodata and "not yet arrived" and must compare as NaN.
+_FM = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 # Neighbour offsets, 4-connectivity first so that [:4] gives the rook case.
 _DI = np.array([-1, 1, 0, 0, -1, -1, 1, 1], dtype=np.int64)
@@ -70,7 +72,7 @@ def fill_connected(below: np.ndarray, seeds: np.ndarray, connectivity: int) -> n
     return wet
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=_FM, cache=True)
 def below_level(z: np.ndarray, level: float) -> np.ndarray:
     """Bool mask of finite cells strictly below ``level`` (NaN = nodata is never below)."""
     ny, nx = z.shape
@@ -83,7 +85,7 @@ def below_level(z: np.ndarray, level: float) -> np.ndarray:
     return out
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=_FM, cache=True)
 def depth_from_mask(z: np.ndarray, wet: np.ndarray, level: float, nodata: float) -> np.ndarray:
     """float32 depth ``level - z`` on wet cells, 0 on dry, ``nodata`` where ``z`` is NaN."""
     ny, nx = z.shape
@@ -281,7 +283,7 @@ def update_depths(
         row_bnd[i] = -float(bnd) * vol
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=_FM, cache=True)
 def update_stats(
     h: np.ndarray,
     row_wet: np.ndarray,
