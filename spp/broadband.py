@@ -43,14 +43,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "DEFAULT_DROP_LIMIT_M",
     "DEFAULT_COST_VND_PER_KM",
+    "DEFAULT_DROP_LIMIT_M",
+    "ExtensionPlan",
     "build_road_graph",
-    "snap_to_nodes",
     "fibre_reach",
     "household_shares",
-    "ExtensionPlan",
     "plan_extensions",
+    "snap_to_nodes",
 ]
 
 log = logging.getLogger(__name__)

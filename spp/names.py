@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 from spp.errors import CommuneNotFoundError
 
-__all__ = ["normalize_nfc", "strip_diacritics", "strip_type_prefix", "name_key", "match_name"]
+__all__ = ["match_name", "name_key", "normalize_nfc", "strip_diacritics", "strip_type_prefix"]
 
 _PREFIXES = ("thi tran", "phuong", "xa", "tt", "p", "x")
 _PREFIX_RE = re.compile(r"^(?:" + "|".join(_PREFIXES) + r")[\s.]+", re.IGNORECASE)

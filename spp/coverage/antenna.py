@@ -22,14 +22,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
-    "ELEMENT_GAIN_DBI",
-    "BEAMWIDTH_DEG",
-    "SLA_V_DB",
     "A_MAX_DB",
-    "vertical_pattern_db",
+    "BEAMWIDTH_DEG",
+    "ELEMENT_GAIN_DBI",
+    "SLA_V_DB",
     "horizontal_pattern_db",
-    "sector_gain_db",
     "parse_azimuths",
+    "sector_gain_db",
+    "vertical_pattern_db",
 ]
 
 ELEMENT_GAIN_DBI = 8.0
@@ -111,7 +111,7 @@ def sector_gain_db(
     return -np.minimum(-(a_v + a_h), A_MAX_DB)
 
 
-def parse_azimuths(text: str | float | int | None) -> list[float | None]:
+def parse_azimuths(text: str | float | None) -> list[float | None]:
     """Parse the sites layer's azimuth text ``"0,120,240"`` into degrees.
 
     An empty value or ``"omni"`` means one omnidirectional sector (``[None]``).

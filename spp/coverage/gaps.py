@@ -22,12 +22,12 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
 __all__ = [
-    "commune_labels",
     "building_cells",
-    "population_grid",
+    "commune_labels",
     "coverage_shares",
     "coverage_shares_by_group",
     "gap_polygons",
+    "population_grid",
 ]
 
 log = logging.getLogger(__name__)

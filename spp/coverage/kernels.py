@@ -16,10 +16,8 @@ def _bilinear(grid: NDArray[np.float64], r: float, c: float) -> float:
     nrows, ncols = grid.shape
     r0 = int(math.floor(r))
     c0 = int(math.floor(c))
-    if r0 < 0:
-        r0 = 0
-    if c0 < 0:
-        c0 = 0
+    r0 = max(r0, 0)
+    c0 = max(c0, 0)
     if r0 > nrows - 2:
         r0 = nrows - 2 if nrows > 1 else 0
     if c0 > ncols - 2:

@@ -43,13 +43,13 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
 __all__ = [
-    "Sector",
-    "CoverageSettings",
     "CoverageResult",
-    "sectors_from_sites",
+    "CoverageSettings",
+    "Sector",
     "best_server",
     "compute_rsrp",
     "sector_rsrp_window",
+    "sectors_from_sites",
     "with_power_offset",
 ]
 

@@ -36,18 +36,18 @@ from spp.errors import ScenarioError
 
 __all__ = [
     "MODELS",
+    "MODEL_RANGES",
     "SPEED_OF_LIGHT_M_S",
     "ModelRange",
-    "MODEL_RANGES",
+    "check_range",
     "fspl_db",
     "pathloss_db",
+    "rma_los_db",
+    "rma_nlos_db",
     "uma_los_db",
     "uma_nlos_db",
     "umi_los_db",
     "umi_nlos_db",
-    "rma_los_db",
-    "rma_nlos_db",
-    "check_range",
 ]
 
 log = logging.getLogger(__name__)

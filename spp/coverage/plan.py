@@ -33,8 +33,14 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-__all__ = ["SiteTemplate", "PlanResult", "gather_candidates", "candidate_footprints",
-           "plan_sites", "greedy_max_coverage"]
+__all__ = [
+    "PlanResult",
+    "SiteTemplate",
+    "candidate_footprints",
+    "gather_candidates",
+    "greedy_max_coverage",
+    "plan_sites",
+]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]

@@ -59,7 +59,7 @@ def test_distances_match_scipy_dijkstra(jittered_grid):
     a_idx = [a for a, _ in edges] + [b for _, b in edges]
     b_idx = [b for _, b in edges] + [a for a, _ in edges]
     m = coo_matrix((length * 2, (a_idx, b_idx)), shape=(len(pts), len(pts))).tocsr()
-    nearest = lambda xy: min(used, key=lambda v: np.hypot(*(pts[v] - xy)))  # noqa: E731
+    nearest = lambda xy: min(used, key=lambda v: np.hypot(*(pts[v] - xy)))
     ap_nodes = [nearest(p) for p in ap_xy]
     d = dijkstra(m, indices=ap_nodes)
     for k, xy in enumerate(b_xy):

@@ -17,16 +17,16 @@ sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _TESTS]
 try:
     if "coverage" in sys.modules and not hasattr(sys.modules["coverage"], "types"):
         del sys.modules["coverage"]
-    import numba  # noqa: E402,F401
+    import numba  # noqa: F401
 finally:
     sys.path[:] = _saved
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from affine import Affine  # noqa: E402
-from pyproj import CRS  # noqa: E402
+import numpy as np
+import pytest
+from affine import Affine
+from pyproj import CRS
 
-from spp.coverage.los import Grid  # noqa: E402
+from spp.coverage.los import Grid
 
 CELL_M = 30.0
 ORIGIN = (580_000.0, 1_115_000.0)  # EPSG:9210 metres, near Can Tho

@@ -13,7 +13,6 @@ import rasterio
 from spp.coverage.los import OUTSIDE, viewshed
 from spp.errors import RasterError
 
-
 GDAL_VIEWSHED = shutil.which("gdal_viewshed")
 
 
