@@ -343,11 +343,13 @@ def write_raster(
     *,
     nodata: float | None = None,
     overwrite: bool = False,
+    overviews: bool = False,
 ) -> Path:
     """Write a float32 array on ``terrain``'s grid as a Cloud-Optimized GeoTIFF.
 
     NaN cells are written as ``nodata`` (default ``terrain.nodata``). Compression is
-    ZSTD level 1 with a float predictor: fast to write, ~4× smaller than raw.
+    ZSTD level 1 with a float predictor: fast to write, ~4× smaller than raw. Overviews
+    (for web maps) are built only on request: they cost ~3× the write time.
 
     Raises
     ------
@@ -368,7 +370,7 @@ def write_raster(
         driver="COG", width=nx, height=ny, count=1, dtype="float32",
         crs=RioCRS.from_wkt(terrain.crs.to_wkt()), transform=terrain.transform, nodata=nd,
         compress="ZSTD", level=1, predictor=3, blocksize=512, num_threads="ALL_CPUS",
-        overviews="NONE" if max(nx, ny) <= 512 else "AUTO",
+        overviews="AUTO" if overviews and max(nx, ny) > 512 else "NONE",
     )
     try:
         with rasterio.open(path, "w", **profile) as dst:

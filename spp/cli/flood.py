@@ -108,7 +108,8 @@ def run_cmd(scenario: str, dem: Path, rivers: Path | None, dikes: Path | None,
                           landuse=_read(landuse), progress=progress)
     if bar is not None:
         bar.close()
-    write_raster(out_dir / "max_depth_m.tif", result.max_depth_m, terrain, overwrite=overwrite)
+    write_raster(out_dir / "max_depth_m.tif", result.max_depth_m, terrain, overwrite=overwrite,
+                 overviews=True)
     write_raster(out_dir / "arrival_h.tif", result.arrival_time_s / 3600.0, terrain,
                  overwrite=overwrite)
     for thr, arr in result.duration_s.items():
