@@ -99,7 +99,13 @@ def server_env(settings: Settings, *, access: str, config: Path, run: Path, url:
         "SPP_OGC_ACCESS": access,
         "SPP_OGC_URL": url,
         "SPP_HOME": str(settings.home),
+        "SPP_STATE_DIR": str(settings.state),
     })
+    # the workers read API keys through their own Settings: hand over what this one holds
+    if settings.api_keys:
+        env["SPP_API_KEYS"] = settings.api_keys
+    if settings.api_keys_file:
+        env["SPP_API_KEYS_FILE"] = str(settings.api_keys_file)
     return env
 
 

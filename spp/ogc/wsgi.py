@@ -59,8 +59,8 @@ def write_openapi(config_path: Path, openapi_path: Path) -> dict[str, Any]:
 
 
 class GuardMiddleware:
-    """Refuse oversize query strings and turn any escaped exception into a plain 500
-    (JSON, no traceback); pygeoapi's own errors pass through unchanged."""
+    """Refuse oversize query strings, label HTML as UTF-8, and turn any escaped exception
+    into a plain 500 (JSON, no traceback); pygeoapi's own errors pass through unchanged."""
 
     def __init__(self, app: WsgiApp):
         self.app = app
@@ -71,8 +71,15 @@ class GuardMiddleware:
             return _reply(start_response, 414, "URI Too Long", f"query string over {MAX_QUERY_BYTES} bytes")
         if "%00" in query or "\x00" in query:
             return _reply(start_response, 400, "Bad Request", "NUL characters are not allowed in the query")
+
+        def utf8_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            # pygeoapi sends "text/html" without a charset; clients then guess Latin-1
+            fixed = [(k, v + "; charset=utf-8") if k.lower() == "content-type" and v == "text/html" else (k, v)
+                     for k, v in headers]
+            return start_response(status, fixed, exc_info) if exc_info else start_response(status, fixed)
+
         try:
-            return self.app(environ, start_response)
+            return self.app(environ, utf8_start_response)
         except Exception:
             log.exception("unhandled error for %s?%s", environ.get("PATH_INFO"), query[:200])
             return _reply(start_response, 500, "Internal Server Error", "internal error (logged)")
