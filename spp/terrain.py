@@ -29,14 +29,14 @@ if TYPE_CHECKING:
     from pyproj import CRS
 
 __all__ = [
+    "DEFAULT_BOUNDARY_MIN_WIDTH_M",
     "Terrain",
-    "read_dem",
     "build_terrain",
     "burn_dikes",
     "burn_rivers",
     "cells_of",
+    "read_dem",
     "write_raster",
-    "DEFAULT_BOUNDARY_MIN_WIDTH_M",
 ]
 
 logger = logging.getLogger(__name__)

@@ -9,22 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "inundate",
-    "inundate_raster",
-    "simulate",
-    "run_scenario",
-    "load_scenario",
-    "assess_exposure",
-    "bundled_scenarios",
-    "prepare_inputs",
-    "StaticResult",
     "DynamicInputs",
     "FloodResult",
     "MassBalance",
-    "Pump",
     "PointInflow",
-    "TimeSeries",
+    "Pump",
     "Scenario",
+    "StaticResult",
+    "TimeSeries",
+    "assess_exposure",
+    "bundled_scenarios",
+    "inundate",
+    "inundate_raster",
+    "load_scenario",
+    "prepare_inputs",
+    "run_scenario",
+    "simulate",
 ]
 
 

@@ -31,14 +31,14 @@ import numpy as np
 from spp.errors import RasterError, ScenarioError
 
 __all__ = [
-    "TimeSeries",
-    "Pump",
-    "PointInflow",
-    "DynamicInputs",
-    "MassBalance",
-    "FloodResult",
-    "simulate",
     "DEFAULT_THRESHOLDS_M",
+    "DynamicInputs",
+    "FloodResult",
+    "MassBalance",
+    "PointInflow",
+    "Pump",
+    "TimeSeries",
+    "simulate",
 ]
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from affine import Affine
 
-__all__ = ["assess_exposure", "DEPTH_CLASSES_M", "class_label"]
+__all__ = ["DEPTH_CLASSES_M", "assess_exposure", "class_label"]
 
 logger = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ def fill_connected(below: np.ndarray, seeds: np.ndarray, connectivity: int) -> n
     """
     ny, nx = below.shape
     wet = np.zeros((ny, nx), dtype=np.bool_)
-    stack = np.empty(ny * nx if ny * nx < 1 << 20 else 1 << 20, dtype=np.int64)
+    stack = np.empty(min(1 << 20, ny * nx), dtype=np.int64)
     top = 0
     nn = 4 if connectivity == 4 else 8
     for s in range(seeds.shape[0]):
@@ -121,7 +121,7 @@ def _bits_f32(typingctx, x):  # type: ignore[no-untyped-def]
 
 
 # Bit pattern of 2^(4/3 · (127 − 0.045)) for the x^(−1/3) initial guess (Lomont-style).
-_INV_CBRT_MAGIC = np.int32(int(round((127 - 0.0450465) * 4 / 3 * 2**23)))
+_INV_CBRT_MAGIC = np.int32(round((127 - 0.0450465) * 4 / 3 * 2**23))
 
 
 @njit(fastmath=True, inline="always", cache=True)

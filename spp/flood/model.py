@@ -41,24 +41,24 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
 __all__ = [
-    "inundate",
-    "inundate_raster",
-    "StaticResult",
-    "simulate",
+    "DEFAULT_THRESHOLDS_M",
+    "DEPTH_CLASSES_M",
     "DynamicInputs",
     "FloodResult",
     "MassBalance",
-    "Pump",
     "PointInflow",
-    "TimeSeries",
-    "DEFAULT_THRESHOLDS_M",
+    "Pump",
     "Scenario",
-    "load_scenario",
+    "StaticResult",
+    "TimeSeries",
+    "assess_exposure",
     "bundled_scenarios",
+    "inundate",
+    "inundate_raster",
+    "load_scenario",
     "prepare_inputs",
     "run_scenario",
-    "assess_exposure",
-    "DEPTH_CLASSES_M",
+    "simulate",
 ]
 
 logger = logging.getLogger(__name__)

@@ -16,8 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from spp.errors import ScenarioError
 
-__all__ = ["Scenario", "Hydrograph", "Rain", "Manning", "Breach", "load_scenario",
-           "bundled_scenarios"]
+__all__ = [
+    "Breach",
+    "Hydrograph",
+    "Manning",
+    "Rain",
+    "Scenario",
+    "bundled_scenarios",
+    "load_scenario",
+]
 
 
 class _Strict(BaseModel):

@@ -17,7 +17,7 @@ import numpy as np
 
 from spp.errors import RasterError, ScenarioError
 
-__all__ = ["inundate", "inundate_raster", "StaticResult", "edge_seeds"]
+__all__ = ["StaticResult", "edge_seeds", "inundate", "inundate_raster"]
 
 logger = logging.getLogger(__name__)
 
