@@ -25,6 +25,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -235,6 +236,8 @@ class SppFeatureProvider(BaseProvider):
                 minx, miny, maxx, maxy = (float(v) for v in bbox[:4])
             except (TypeError, ValueError):
                 raise ProviderInvalidQueryError(user_msg="bbox must be 4 numbers") from None
+            if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+                raise ProviderInvalidQueryError(user_msg="bbox values must be finite numbers")
             envelope = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, sa.literal_column("4326"))
             where.append(sa.func.ST_Intersects(t.c[self.geom], envelope))
         for name, value in properties:
