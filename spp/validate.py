@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,10 +49,6 @@ class _Problems:
         if n < _MAX_PER_CODE:
             self.items.append(ValidationProblem(code, message, feature, field))
 
-    def add_many(self, code: str, ids: Iterable[str], message: str, field: str | None = None) -> None:
-        for fid in ids:
-            self.add(code, message, fid, field)
-
     def finish(self) -> list[ValidationProblem]:
         for code, n in self._counts.items():
             if n > _MAX_PER_CODE:
@@ -85,27 +80,38 @@ def is_mojibake(text: str) -> bool:
     return False
 
 
-def _ids(frame: pd.DataFrame, spec: LayerSpec) -> pd.Series:
-    """Feature ids for messages: the primary key when present and set, else ``row N``."""
-    rows = pd.Series([f"row {i}" for i in range(len(frame))], index=frame.index, dtype=object)
-    if spec.primary_key in frame.columns:
-        pk = frame[spec.primary_key]
-        has = pk.notna()
-        rows[has] = pk[has].astype(str).map(lambda v: f"{spec.primary_key}={v}")
-    return rows
+class _FeatureIds:
+    """Feature ids for messages, computed only for the rows that have a problem: the primary
+    key when present and set, else ``row N`` (0-based)."""
+
+    def __init__(self, frame: pd.DataFrame, spec: LayerSpec):
+        self._pk = frame[spec.primary_key].to_numpy(dtype=object) if spec.primary_key in frame.columns else None
+        self._name = spec.primary_key
+
+    def __call__(self, i: int) -> str:
+        if self._pk is not None:
+            v = self._pk[i]
+            if v is not None and not (not isinstance(v, str) and pd.isna(v)):
+                return f"{self._name}={v}"
+        return f"row {i}"
 
 
 def _coerce(series: pd.Series, fs: FieldSpec) -> tuple[pd.Series, pd.Series]:
     """Return (typed series, mask of values that could not be converted)."""
     notna = series.notna()
     if fs.type == "text":
-        values = []
-        for v in series.to_numpy(dtype=object):
-            if v is None or (not isinstance(v, str) and pd.isna(v)):
-                values.append(None)
-                continue
-            text = v if isinstance(v, str) else str(v)
-            values.append(text if text.strip() else None)
+        if pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(series.dtype):
+            values = series.astype(object).to_numpy(copy=True)
+            blank = (series.isna() | series.str.strip().eq("").fillna(False)).to_numpy(dtype=bool)
+            values[blank] = None
+        else:
+            values = np.empty(len(series), dtype=object)
+            for i, v in enumerate(series.to_numpy(dtype=object)):
+                if v is None or (not isinstance(v, str) and pd.isna(v)):
+                    values[i] = None
+                    continue
+                text = v if isinstance(v, str) else str(v)
+                values[i] = text if text.strip() else None
         return pd.Series(values, index=series.index, dtype=object), pd.Series(False, index=series.index)
     if fs.type in ("integer", "real"):
         if series.dtype == bool:
@@ -177,7 +183,7 @@ def validate_frame(
         problems.add("empty_file", "the file holds no features; load at least one")
         raise LoadValidationError(spec.name, source, problems.finish())
     frame = frame.reset_index(drop=True)
-    ids = _ids(frame, spec)
+    fid = _FeatureIds(frame, spec)
     geom_col = "geometry" if "geometry" in frame.columns else None
     attrs = [c for c in frame.columns if c != geom_col]
     known = {f.name for f in spec.fields}
@@ -197,24 +203,24 @@ def validate_frame(
         typed, bad = _coerce(frame[fs.name], fs)
         for i in np.flatnonzero(bad.to_numpy()):
             problems.add("wrong_type", f"value {frame[fs.name].iloc[i]!r} is not a valid {fs.type}",
-                         ids.iloc[i], fs.name)
+                         fid(int(i)), fs.name)
         if fs.type == "text":
             typed, nfc_fixed, moj = _check_text(typed)
             for i in np.flatnonzero(moj):
                 problems.add("mojibake", f"text {typed.iloc[i]!r} looks like UTF-8 read as Windows-1252; "
-                             "re-export the file as UTF-8", ids.iloc[i], fs.name)
+                             "re-export the file as UTF-8", fid(int(i)), fs.name)
             if nfc_fixed:
                 warnings.append(f"column '{fs.name}': {nfc_fixed} value(s) normalised to Unicode NFC")
         missing = typed.isna().to_numpy() & ~bad.to_numpy()
         if fs.required or fs.name == spec.primary_key:
             for i in np.flatnonzero(missing):
-                problems.add("missing_value", "required value is empty", ids.iloc[i], fs.name)
+                problems.add("missing_value", "required value is empty", fid(int(i)), fs.name)
         if fs.allowed is not None:
             allowed = set(fs.allowed) | {str(a) for a in fs.allowed}
             mask = typed.notna() & ~typed.map(lambda v: v in allowed or str(v) in allowed).astype(bool)
             for i in np.flatnonzero(mask.to_numpy()):
                 problems.add("not_allowed", f"value {typed.iloc[i]!r} is not one of {list(fs.allowed)}",
-                             ids.iloc[i], fs.name)
+                             fid(int(i)), fs.name)
         if fs.min is not None or fs.max is not None:
             num = pd.to_numeric(typed, errors="coerce").astype(float)
             lo = -np.inf if fs.min is None else fs.min
@@ -223,15 +229,15 @@ def validate_frame(
             unit = f" {fs.unit}" if fs.unit else ""
             for i in np.flatnonzero(mask.to_numpy()):
                 problems.add("out_of_range", f"value {num.iloc[i]:g}{unit} is outside [{lo:g}, {hi:g}]{unit}",
-                             ids.iloc[i], fs.name)
+                             fid(int(i)), fs.name)
         out[fs.name] = typed
     pk = out[spec.primary_key]
     dup = pk.notna() & pk.duplicated(keep=False)
     for i in np.flatnonzero(dup.to_numpy()):
-        problems.add("duplicate_key", f"key {pk.iloc[i]!r} appears more than once", ids.iloc[i], spec.primary_key)
+        problems.add("duplicate_key", f"key {pk.iloc[i]!r} appears more than once", fid(int(i)), spec.primary_key)
 
     if spec.has_geometry:
-        geoms = _check_geometry(frame, spec, ids, crs, extent, problems, source)
+        geoms = _check_geometry(frame, spec, fid, crs, extent, problems, source)
         out["geometry"] = geoms
     elif geom_col is not None and frame[geom_col].notna().any():
         problems.add("unknown_field", f"layer '{spec.name}' has no geometry but the file has one", field="geometry")
@@ -260,7 +266,7 @@ def _check_text(series: pd.Series) -> tuple[pd.Series, int, np.ndarray]:
 def _check_geometry(
     frame: pd.DataFrame,
     spec: LayerSpec,
-    ids: pd.Series,
+    fid: _FeatureIds,
     crs: CRS | None,
     extent: tuple[float, float, float, float],
     problems: _Problems,
@@ -278,11 +284,11 @@ def _check_geometry(
                      "(VN-2000 / TM-3 105°45′ is EPSG:9210)", field="geometry")
     missing = shapely.is_missing(geoms)
     for i in np.flatnonzero(missing):
-        problems.add("missing_geometry", "feature has no geometry", ids.iloc[i], "geometry")
+        problems.add("missing_geometry", "feature has no geometry", fid(int(i)), "geometry")
     present = ~missing
     empty = present & shapely.is_empty(np.where(present, geoms, shapely.Point()))
     for i in np.flatnonzero(empty):
-        problems.add("empty_geometry", "geometry is empty", ids.iloc[i], "geometry")
+        problems.add("empty_geometry", "geometry is empty", fid(int(i)), "geometry")
     ok = present & ~empty
     type_ids = shapely.get_type_id(geoms)
     base = spec.geometry.removeprefix("Multi")
@@ -294,14 +300,14 @@ def _check_geometry(
     wrong = ok & ~np.isin(type_ids, list(allowed))
     for i in np.flatnonzero(wrong):
         problems.add("wrong_geometry_type", f"geometry is a {geoms[i].geom_type}, layer '{spec.name}' "
-                     f"takes {spec.geometry}", ids.iloc[i], "geometry")
+                     f"takes {spec.geometry}", fid(int(i)), "geometry")
     ok &= ~wrong
     valid = np.ones(len(geoms), dtype=bool)
     valid[ok] = shapely.is_valid(geoms[ok])
     for i in np.flatnonzero(~valid):
         reason = shapely.is_valid_reason(geoms[i])
         problems.add("invalid_geometry", f"invalid geometry: {reason}; repair it (e.g. ST_MakeValid or "
-                     "QGIS 'Fix geometries')", ids.iloc[i], "geometry")
+                     "QGIS 'Fix geometries')", fid(int(i)), "geometry")
     ok &= valid
     if crs is not None and ok.any():
         from spp.crs import transformer
@@ -325,11 +331,5 @@ def _check_geometry(
         for i in idx:
             b = shapely.bounds(geoms[i])
             problems.add("outside_extent", f"feature bounds ({b[0]:.5f}, {b[1]:.5f}, {b[2]:.5f}, {b[3]:.5f}) in "
-                         f"EPSG:4326 fall outside Can Tho {extent}; check the CRS of the file", ids.iloc[i], "geometry")
-    if spec.is_multi and ok.any():
-        single = np.flatnonzero(ok & np.isin(type_ids, [0, 1, 3]))
-        if single.size:
-            make = {"Polygon": shapely.multipolygons, "LineString": shapely.multilinestrings,
-                    "Point": shapely.multipoints}[base]
-            geoms[single] = make(geoms[single], indices=np.arange(single.size))
+                         f"EPSG:4326 fall outside Can Tho {extent}; check the CRS of the file", fid(int(i)), "geometry")
     return geoms
