@@ -26,6 +26,7 @@ __all__ = [
     "normalise_name",
     "polygons_only",
     "allocate_integers",
+    "allocate_capped",
 ]
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,27 @@ def allocate_integers(weights: np.ndarray, total: int) -> np.ndarray:
     order = np.lexsort((np.arange(len(w)), -(exact - base)))
     base[order[:rest]] += 1
     return base
+
+
+def allocate_capped(weights: np.ndarray, total: int, cap: int) -> np.ndarray:
+    """:func:`allocate_integers` with no share above ``cap`` (excess goes to the others).
+
+    >>> allocate_capped(np.array([10.0, 1.0, 1.0]), 12, 5).tolist()
+    [5, 4, 3]
+    """
+    w = np.asarray(weights, dtype=float)
+    out = np.zeros(len(w), dtype=np.int64)
+    free = np.ones(len(w), dtype=bool)
+    remaining = int(total)
+    while remaining > 0 and free.any():
+        share = allocate_integers(np.where(free, w, 0.0) + free * 1e-9, remaining)
+        over = free & (out + share > cap)
+        if not over.any():
+            return out + share
+        remaining -= int((cap - out[over]).sum())
+        out[over] = cap
+        free &= ~over
+    return out
 
 
 @dataclass(frozen=True)

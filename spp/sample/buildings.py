@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from spp.sample.admin import allocate_integers
+from spp.sample.admin import allocate_capped, allocate_integers
 from spp.sample.city import METRIC_EPSG, City
 
 __all__ = ["build_buildings", "PERSONS_PER_HOUSEHOLD"]
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 PERSONS_PER_HOUSEHOLD = 3.6
 """Mean household size in the Mekong Delta (2019 census ≈ 3.5–3.7)."""
-_MEAN_HH = (18.0, 13.0, 9.0, 7.0)  # households per building feature, by density class
+_MEAN_HH = (18.0, 13.0, 10.0, 8.5)  # households per building feature, by density class
 _MAX_HH = (40, 40, 30, 16)
 _FLOORS = ((3, 8), (2, 5), (1, 3), (1, 2))
 _OTHER_USES = ("commercial", "public", "education", "health", "industrial", "religious")
@@ -70,6 +70,8 @@ def _place(city: City, row: int, segs: gpd.GeoDataFrame, n: int,
     cy = a[:, 1] + u[:, 0] * side * setback
     polys = _rectangles(cx, cy, u[:, 0], u[:, 1], frontage, depth)
     commune = city.communes.geometry.iat[row]
+    shapely.prepare(commune)
+    shapely.prepare(city.water)
     ok = shapely.contains_properly(commune, polys) & ~shapely.intersects(city.water, polys)
     # drop candidates that overlap an earlier kept one (greedy, in draw order)
     idx = np.nonzero(ok)[0]
@@ -118,7 +120,8 @@ def build_buildings(city: City, roads: gpd.GeoDataFrame, *,
         n_res = min(n_res, len(polys))
         hh_target = int(round(pop / PERSONS_PER_HOUSEHOLD))
         hh = attrs[:n_res, 0]
-        households = 1 + allocate_integers(np.maximum(hh - 1, 0) + 1e-3, max(hh_target - n_res, 0))
+        households = 1 + allocate_capped(np.maximum(hh - 1, 0) + 1e-3, max(hh_target - n_res, 0),
+                                         _MAX_HH[cls] - 1)
         population = allocate_integers(households.astype(float), pop)
         uses = np.array(["residential"] * len(polys), dtype=object)
         uses[: n_res][rng.random(n_res) < (0.25 if cls < 2 else 0.05)] = "mixed"

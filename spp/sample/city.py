@@ -142,7 +142,7 @@ def build_city(admin: AdminData, *, rng: np.random.Generator) -> City:
     cls = np.full(len(communes), 3)
     dens = communes["density"].to_numpy()
     urban = communes["urban"].to_numpy()
-    cls[urban & (dens > 1500)] = 2
+    cls[urban] = 2
     cls[urban & (dens > 4000)] = 1
     cls[urban & (dens > 10000)] = 0
     communes["density_class"] = cls
@@ -166,7 +166,11 @@ def build_city(admin: AdminData, *, rng: np.random.Generator) -> City:
     )
     rural = communes[communes["density_class"] == 3].geometry.union_all()
     rural_land = shapely.difference(rural, shapely.buffer(water_main, 500.0))
-    waterways += secondary_canals(rural_land, rng=rng)
+    waterways += [
+        Waterway(w.name, w.kind, w.rank, _extend_to(w.line, water_main, 800.0, city_outline=outline),
+                 w.width_m, w.bed_level_m)
+        for w in secondary_canals(rural_land, rng=rng)
+    ]
     water = shapely.union_all(
         [water_main] + [shapely.buffer(w.line, w.width_m / 2)
                         for w in waterways if w.rank == "secondary"]
@@ -175,6 +179,22 @@ def build_city(admin: AdminData, *, rng: np.random.Generator) -> City:
     coast = _coast(outline, hau)
     logger.info("city: %d waterways, land %.0f km²", len(waterways), land.area / 1e6)
     return City(communes, outline, hau, waterways, hau_water, water_main, water, land, coast)
+
+
+def _extend_to(line: shapely.LineString, water: shapely.Geometry, max_gap_m: float, *,
+               city_outline: shapely.Geometry) -> shapely.LineString:
+    """Extend both ends of a canal to ``water`` (5 m into it) when closer than ``max_gap_m``."""
+    coords = [tuple(c) for c in line.coords]
+    for end in (0, -1):
+        p = shapely.Point(coords[end])
+        gap = water.distance(p)
+        if 0.0 < gap < max_gap_m:
+            q = shapely.ops.nearest_points(water, p)[0]
+            ux, uy = (q.x - p.x) / gap, (q.y - p.y) / gap
+            tip = (round(q.x + ux * 5.0, 2), round(q.y + uy * 5.0, 2))
+            if city_outline.contains(shapely.Point(tip)):
+                coords.insert(0, tip) if end == 0 else coords.append(tip)
+    return shapely.LineString(coords)
 
 
 def _hau_water(hau: shapely.LineString) -> shapely.Geometry:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
@@ -32,7 +33,7 @@ _GRID_DEG = 10.0 ** -COORD_DECIMALS
 
 def to_python(value: Any) -> Any:
     """Convert a numpy/pandas scalar to a JSON-ready Python value (NaN → ``None``, text → NFC)."""
-    if value is None:
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, (np.bool_, bool)):
         return bool(value)

@@ -59,7 +59,7 @@ def _grid_lines(bounds: tuple[float, float, float, float], spacing_m: float,
     n = np.array([-d[1], d[0]])
     lines: list[shapely.LineString] = []
     index: list[int] = []
-    ks = np.arange(-half, half, spacing_m)
+    ks = spacing_m * np.arange(np.floor(-half / spacing_m), np.ceil(half / spacing_m) + 1)
     for fam, (along, across) in enumerate(((d, n), (n, d))):
         for k in ks:
             c = np.array([cx, cy]) + across * k
@@ -68,11 +68,14 @@ def _grid_lines(bounds: tuple[float, float, float, float], spacing_m: float,
     return lines, index
 
 
-def _classify(index: int) -> str:
+def _classify(index: int, rural: bool) -> str:
+    """Class of a grid line from its position (index in units of the finest spacing, 150 m)."""
     step = index // 2
-    if step % 8 == 0:
+    if rural:
+        return "collector" if step % 64 == 0 else "rural"
+    if step % 32 == 0:
         return "arterial"
-    if step % 4 == 0:
+    if step % 16 == 0:
         return "collector"
     return "local"
 
@@ -119,9 +122,7 @@ def build_roads(city: City, national: gpd.GeoDataFrame, *, rng: np.random.Genera
         for geom, idx in zip(clipped, index, strict=True):
             if geom.is_empty:
                 continue
-            road_class = "rural" if cls == 3 else _classify(idx)
-            if cls == 3 and (idx // 2) % 16 == 0:
-                road_class = "collector"
+            road_class = _classify(idx, rural=cls == 3)
             if road_class == "rural" and rng.random() < 0.15:
                 continue  # not every rural grid line is a road
             if road_class in ("local", "rural"):
