@@ -326,8 +326,10 @@ def test_a_load_killed_mid_copy_leaves_the_live_layer_exactly_as_it_was(
         "import sys, json\n"
         "from spp.catalog import LayerSpec\n"
         "from spp.store.load import load_layer\n"
+        "import time\n"
         "spec = LayerSpec.model_validate(json.loads(sys.argv[3]))\n"
-        "load_layer(sys.argv[1], spec, sys.argv[2])\n"
+        "# dawdle between COPY chunks so the kill lands mid-COPY on any machine speed\n"
+        "load_layer(sys.argv[1], spec, sys.argv[2], progress=lambda done, total: time.sleep(0.3))\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script, live, str(path), json.dumps(pump_spec.model_dump(mode="json"))])
     killed_during_copy = False
