@@ -352,3 +352,25 @@ def test_a_load_killed_mid_copy_leaves_the_live_layer_exactly_as_it_was(
     assert killed_during_copy, "the load finished before it could be killed; make the file bigger"
     assert proc.returncode == -signal.SIGKILL
     assert fingerprint(live, "test_pumps") == before
+
+
+def test_read_layer_returns_what_was_loaded_with_bbox_filter(live: str, pump_spec: LayerSpec,
+                                                             pumps: gpd.GeoDataFrame) -> None:
+    from spp.store.query import read_layer
+
+    got = read_layer(live, pump_spec)
+    assert list(got.station_id) == list(pumps.station_id)
+    assert got.crs.to_epsg() == 4326
+    box = (105.55, 9.85, 105.70, 10.10)
+    inside = read_layer(live, pump_spec, columns=["station_id"], bbox=box)
+    want = pumps.cx[box[0]:box[2], box[1]:box[3]].station_id
+    assert sorted(inside.station_id) == sorted(want) and len(want) > 0
+
+
+def test_read_layer_of_a_layer_never_loaded_says_how_to_load_it(db_url: str, catalog: object) -> None:
+    from spp.errors import LayerNotFoundError
+    from spp.store.query import read_layer
+
+    spec = catalog.get("trees")  # type: ignore[attr-defined]
+    with pytest.raises(LayerNotFoundError, match="spp load trees"):
+        read_layer(db_url, spec)
