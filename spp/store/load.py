@@ -139,7 +139,7 @@ def _columns(frame: pd.DataFrame, spec: LayerSpec, start: int, stop: int) -> lis
     cols = [pgbinary.field_bytes(part[f.name].to_numpy(dtype=object), S.PG_TYPES[f.type]) for f in spec.fields]
     if spec.has_geometry:
         geoms = np.asarray(part["geometry"].to_numpy(), dtype=object)
-        ewkb = pgbinary.geometry_ewkb(geoms, srid=4326, multi=spec.is_multi)
+        ewkb = pgbinary.geometry_ewkb(geoms, srid=4326, multi=S.geometry_type(spec).startswith("Multi"))
         cols.append(pgbinary.field_bytes(ewkb, "bytes"))
     return cols
 

@@ -374,3 +374,27 @@ def test_read_layer_of_a_layer_never_loaded_says_how_to_load_it(db_url: str, cat
     spec = catalog.get("trees")  # type: ignore[attr-defined]
     with pytest.raises(LayerNotFoundError, match="spp load trees"):
         read_layer(db_url, spec)
+
+
+@pytest.mark.parametrize("geometry", ["Polygon", "MultiPolygon", "LineString", "MultiLineString"])
+def test_single_and_multi_geometries_load_into_any_line_or_polygon_layer(db_url: str, geometry: str,
+                                                                          write: Writer) -> None:
+    """A department file mixes Polygon and MultiPolygon (or lines): both load, stored as Multi."""
+    from .conftest import PUMP_SPEC
+
+    spec = LayerSpec.model_validate({**PUMP_SPEC, "name": f"test_{geometry.lower()}", "geometry": geometry,
+                                     "fields": PUMP_SPEC["fields"][:2]})
+    if "Polygon" in geometry:
+        one = shapely.box(105.70, 10.00, 105.71, 10.01)
+        geoms = [one, shapely.MultiPolygon([one, shapely.box(105.72, 10.0, 105.73, 10.01)])]
+    else:
+        one = LineString([(105.70, 10.00), (105.71, 10.01)])
+        geoms = [one, shapely.MultiLineString([one, LineString([(105.72, 10.0), (105.73, 10.01)])])]
+    g = gpd.GeoDataFrame({"station_id": ["a", "b"], "ten": ["Cái Răng", "Ô Môn"]}, geometry=geoms, crs=4326)
+    load_layer(db_url, spec, write(g, f"{geometry}.geojson"))
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(f'SELECT ST_GeometryType(geom), ST_NumGeometries(geom), ST_Area(geom) + ST_Length(geom) '
+                            f'FROM spp."{spec.name}" ORDER BY station_id').fetchall()
+    assert [r[0] for r in rows] == ["ST_Multi" + geometry.removeprefix("Multi")] * 2
+    assert [r[1] for r in rows] == [1, 2]
+    assert rows[0][2] == pytest.approx(one.area + one.length)
