@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from spp.cli.options import progress_enabled
+from spp.cli.options import overwrite_opt, progress_enabled
 
 
 @click.group()
@@ -20,14 +20,20 @@ def sample() -> None:
 @click.option("--seed", type=int, default=2025, show_default=True, help="Random seed.")
 @click.option("--dem-resolution-m", type=float, default=30.0, show_default=True,
               help="DEM cell size in metres (EPSG:9210).")
-def build(out_dir: Path | None, seed: int, dem_resolution_m: float) -> None:
-    """Write every catalogue layer's sample file and dem.tif into the output folder."""
+@overwrite_opt
+def build(out_dir: Path | None, seed: int, dem_resolution_m: float, overwrite: bool) -> None:
+    """Write every catalogue layer's sample file and dem.tif into the output folder.
+
+    The build is deterministic: the same seed and resolution give byte-identical files.
+    """
     import time
 
     from spp.sample import build_sample
     from spp.settings import get_settings
 
     target = out_dir if out_dir is not None else get_settings().sample_dir
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise click.UsageError(f"{target} is not empty; pass --overwrite to replace the sample")
     show = progress_enabled()
 
     def progress(message: str) -> None:

@@ -6,4 +6,4 @@
 
 from spp.sample.build import DEM_FILE, LAYER_FILES, build_sample
 
-__all__ = ["build_sample", "LAYER_FILES", "DEM_FILE"]
+__all__ = ["DEM_FILE", "LAYER_FILES", "build_sample"]

@@ -22,11 +22,11 @@ __all__ = [
     "DATA_DIR",
     "OFFICIAL_POPULATION_2025",
     "AdminData",
+    "allocate_capped",
+    "allocate_integers",
     "load_admin",
     "normalise_name",
     "polygons_only",
-    "allocate_integers",
-    "allocate_capped",
 ]
 
 logger = logging.getLogger(__name__)

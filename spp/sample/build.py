@@ -20,7 +20,7 @@ from spp.sample.io import write_csv, write_geojson
 from spp.sample.roads import build_roads
 from spp.sample.terrain import synthesise_dem, write_cog
 
-__all__ = ["build_sample", "LAYER_FILES", "DEM_FILE"]
+__all__ = ["DEM_FILE", "LAYER_FILES", "build_sample"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def _single(geoms: np.ndarray, geometry_type: str) -> np.ndarray:
     if geometry_type not in ("LineString", "Polygon"):
         return geoms
     measure = shapely.length if geometry_type == "LineString" else shapely.area
-    out = []
+    out: list[shapely.Geometry | None] = []
     for g in geoms:
         if g is None or g.is_empty:
             out.append(None)

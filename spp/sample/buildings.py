@@ -16,7 +16,7 @@ import shapely
 from spp.sample.admin import allocate_capped, allocate_integers
 from spp.sample.city import METRIC_EPSG, City
 
-__all__ = ["build_buildings", "PERSONS_PER_HOUSEHOLD"]
+__all__ = ["PERSONS_PER_HOUSEHOLD", "build_buildings"]
 
 logger = logging.getLogger(__name__)
 
@@ -114,11 +114,11 @@ def build_buildings(city: City, roads: gpd.GeoDataFrame, *,
             segs = roads[owner == row]
         pop = int(c["dan_so"])
         cls = int(c["density_class"])
-        n_res = max(1, int(round(pop / PERSONS_PER_HOUSEHOLD / _MEAN_HH[cls])))
+        n_res = max(1, round(pop / PERSONS_PER_HOUSEHOLD / _MEAN_HH[cls]))
         n_other = max(1, n_res // 20)
         polys, attrs = _place(city, row, segs, n_res + n_other, rng)
         n_res = min(n_res, len(polys))
-        hh_target = int(round(pop / PERSONS_PER_HOUSEHOLD))
+        hh_target = round(pop / PERSONS_PER_HOUSEHOLD)
         hh = attrs[:n_res, 0]
         households = 1 + allocate_capped(np.maximum(hh - 1, 0) + 1e-3, max(hh_target - n_res, 0),
                                          _MAX_HH[cls] - 1)

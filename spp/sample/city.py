@@ -23,7 +23,7 @@ from spp.sample.rivers import (
     tran_de_arm,
 )
 
-__all__ = ["City", "build_city", "METRIC_EPSG", "SPACING_M", "to_lonlat"]
+__all__ = ["METRIC_EPSG", "SPACING_M", "City", "build_city", "to_lonlat"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +86,9 @@ def to_lonlat(geoms: np.ndarray) -> np.ndarray:
 
 
 def _hau_reaches(hau: shapely.LineString, outline: shapely.Geometry) -> list[Waterway]:
-    """Split the Hậu River into ~10 km reaches drawn a quarter-width inside the city."""
+    """Split the Hậu River into ~10 km reaches drawn 120 m inside the city outline."""
     length = hau.length
-    n = max(1, int(round(length / 10_000.0)))
+    n = max(1, round(length / 10_000.0))
     out = []
     for i in range(n):
         frac = (i + 0.5) / n

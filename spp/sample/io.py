@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
-__all__ = ["COORD_DECIMALS", "conform", "to_python", "write_geojson", "write_csv"]
+__all__ = ["COORD_DECIMALS", "conform", "to_python", "write_csv", "write_geojson"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,15 +44,8 @@ def to_python(value: Any) -> Any:
         return None if math.isnan(f) else f
     if isinstance(value, str):
         return unicodedata.normalize("NFC", value)
-    if isinstance(value, datetime):
+    if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    try:
-        if value != value:  # pandas NA/NaT
-            return None
-    except (TypeError, ValueError):
-        pass
     return str(value)
 
 
@@ -129,7 +122,7 @@ def write_geojson(
         raise ValueError(f"{name}: {len(rows)} rows but {len(geoms)} geometries")
     geoms = conform(geoms, geometry_type)
     buf = io.StringIO()
-    buf.write('{"type":"FeatureCollection","name":%s,"features":[\n' % json.dumps(name))
+    buf.write(f'{{"type":"FeatureCollection","name":{json.dumps(name)},"features":[\n')
     for i, (row, geom) in enumerate(zip(rows, geoms, strict=True)):
         props = {c: to_python(v) for c, v in zip(columns, row, strict=True)}
         gj = mapping(geom)

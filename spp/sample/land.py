@@ -19,10 +19,10 @@ from spp.sample.rivers import GRID_ANGLE_RAD
 
 __all__ = [
     "LAND_USE_CODES",
-    "land_use_frame",
-    "land_parcels_frame",
-    "planning_zones_frame",
     "construction_permits_frame",
+    "land_parcels_frame",
+    "land_use_frame",
+    "planning_zones_frame",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,8 +61,8 @@ def _rotated_cells(poly: shapely.Geometry, width_m: float, height_m: float) -> n
     v = -(xy[:, 0] - ox) * s + (xy[:, 1] - oy) * c
     us = np.arange(np.floor(u.min() / width_m), np.ceil(u.max() / width_m)) * width_m
     vs = np.arange(np.floor(v.min() / height_m), np.ceil(v.max() / height_m)) * height_m
-    uu, vv = np.meshgrid(us, vs)
-    uu, vv = uu.ravel(), vv.ravel()
+    grid_u, grid_v = np.meshgrid(us, vs)
+    uu, vv = grid_u.ravel(), grid_v.ravel()
     corners_u = np.stack([uu, uu + width_m, uu + width_m, uu, uu], axis=1)
     corners_v = np.stack([vv, vv, vv + height_m, vv + height_m, vv], axis=1)
     x = ox + corners_u * c - corners_v * s

@@ -19,13 +19,13 @@ from spp.sample.city import METRIC_EPSG, City
 from spp.sample.utilities import points_along, road_density_class
 
 __all__ = [
-    "telecom_sites_frame",
-    "fibre_routes_frame",
-    "fibre_access_points_frame",
-    "substations_frame",
-    "power_lines_frame",
-    "OPERATORS",
     "NO_SERVICE_COMMUNES",
+    "OPERATORS",
+    "fibre_access_points_frame",
+    "fibre_routes_frame",
+    "power_lines_frame",
+    "substations_frame",
+    "telecom_sites_frame",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def _hex_points(poly: shapely.Geometry, isd_m: float, rng: np.random.Generator) 
     minx, miny, maxx, maxy = poly.bounds
     dy = isd_m * np.sqrt(3) / 2
     ys = np.arange(miny + dy / 2, maxy, dy)
-    pts = []
+    pts: list[tuple[float, float]] = []
     for j, y in enumerate(ys):
         xs = np.arange(minx + (isd_m / 2 if j % 2 else 0.0) + isd_m / 4, maxx, isd_m)
         pts.extend((x, y) for x in xs)

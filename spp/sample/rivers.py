@@ -16,8 +16,14 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-__all__ = ["Waterway", "hau_centreline", "tran_de_arm", "main_waterways", "secondary_canals",
-           "GRID_ANGLE_RAD"]
+__all__ = [
+    "GRID_ANGLE_RAD",
+    "Waterway",
+    "hau_centreline",
+    "main_waterways",
+    "secondary_canals",
+    "tran_de_arm",
+]
 
 logger = logging.getLogger(__name__)
 

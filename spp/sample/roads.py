@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 from spp.sample.city import METRIC_EPSG, SPACING_M, City
 from spp.sample.rivers import GRID_ANGLE_RAD
 
-__all__ = ["RoadNetwork", "build_roads", "ROAD_CLASSES"]
+__all__ = ["ROAD_CLASSES", "RoadNetwork", "build_roads"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _grid_lines(bounds: tuple[float, float, float, float], spacing_m: float,
         for k in ks:
             c = np.array([cx, cy]) + across * k
             lines.append(shapely.LineString([c - along * half, c + along * half]))
-            index.append(int(round(k / finest_m)) * 2 + fam)
+            index.append(round(k / finest_m) * 2 + fam)
     return lines, index
 
 

@@ -24,7 +24,7 @@ from scipy import ndimage
 from spp.sample.city import METRIC_EPSG, City
 from spp.sample.rivers import GRID_ANGLE_RAD
 
-__all__ = ["NODATA", "DEM_MARGIN_M", "synthesise_dem", "write_cog"]
+__all__ = ["DEM_MARGIN_M", "NODATA", "synthesise_dem", "write_cog"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def synthesise_dem(city: City, *, resolution_m: float = 30.0,
         :data:`NODATA` beyond the outline + 2 km, and the grid's affine transform.
     """
     transform, width, height = _grid(city, resolution_m)
-    factor = max(1, int(round(_COARSE_M / resolution_m)))
+    factor = max(1, round(_COARSE_M / resolution_m))
     coarse = _ground(city, transform, width, height, factor, rng)
     dem = ndimage.zoom(coarse, factor, order=1, mode="nearest", grid_mode=True)[:height, :width]
     if dem.shape != (height, width):

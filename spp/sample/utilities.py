@@ -12,15 +12,15 @@ import shapely
 from spp.sample.city import METRIC_EPSG, City
 
 __all__ = [
-    "road_density_class",
-    "points_along",
-    "water_mains_frame",
+    "TREE_SPECIES",
     "fire_hydrants_frame",
+    "parking_frame",
+    "points_along",
+    "road_density_class",
     "street_lights_frame",
     "trees_frame",
     "waste_points_frame",
-    "parking_frame",
-    "TREE_SPECIES",
+    "water_mains_frame",
 ]
 
 logger = logging.getLogger(__name__)

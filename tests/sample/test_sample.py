@@ -158,7 +158,7 @@ def test_roads_are_noded_at_shared_endpoints(sample_city: dict[str, Path]) -> No
     inverse = inverse.ravel()
     n = len(lines)
     graph = coo_matrix((np.ones(n), (inverse[:n], inverse[n:])), shape=(len(keys), len(keys)))
-    count, labels = connected_components(graph, directed=False)
+    _count, labels = connected_components(graph, directed=False)
     biggest = np.bincount(labels[inverse[:n]]).max()
     assert biggest / n > 0.9  # one network, islands (Cù Lao Dung) apart
     # no two segments cross except at shared endpoints (checked on the urban core)
