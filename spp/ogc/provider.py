@@ -82,7 +82,9 @@ def get_engine(host: str, port: int, dbname: str, user: str, password: str) -> E
             "application_name": "spp-ogc",
             "client_encoding": "utf8",
             "connect_timeout": 5,
-            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            # no parallel query: under concurrent web load it adds latency, and the planner
+            # otherwise picks parallel seq scans for tile queries with costly ST_AsMVTGeom
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c max_parallel_workers_per_gather=0",
         },
     )
 
@@ -164,12 +166,18 @@ class SppFeatureProvider(BaseProvider):
             matched = int(self._run(lambda c: c.execute(stmt).scalar_one()))
             return {"type": "FeatureCollection", "features": [], "numberMatched": matched,
                     "numberReturned": 0}
-        order = [(sa.desc if s.get("order") == "-" else sa.asc)(t.c[s["property"]]) for s in sortby
-                 if s.get("property") in self._types]
-        order.append(sa.asc(t.c[self.id_field]))
-        feature = self._feature_json(select_properties, skip_geometry, crs_transform_spec)
-        stmt = (sa.select(sa.cast(feature, sa.Text)).select_from(t).where(*where)
-                .order_by(*order).limit(int(limit)).offset(int(offset)))
+        keys = [(s["property"], s.get("order") == "-") for s in sortby if s.get("property") in self._types]
+        keys.append((self.id_field, False))
+
+        def order(src: Any) -> list[Any]:
+            return [(sa.desc if desc else sa.asc)(src.c[name]) for name, desc in keys]
+
+        # page first, JSON after: PostgreSQL evaluates the select list of every row skipped
+        # by OFFSET, so building GeoJSON in the same SELECT costs O(offset)
+        page = (sa.select(t).where(*where).order_by(*order(t)).limit(int(limit)).offset(int(offset))
+                .subquery("page"))
+        feature = self._feature_json(page, select_properties, skip_geometry, crs_transform_spec)
+        stmt = sa.select(sa.cast(feature, sa.Text)).select_from(page).order_by(*order(page))
         rows = self._run(lambda c: c.execute(stmt).scalars().all())
         features = json.loads("[" + ",".join(rows) + "]")
         result: dict[str, Any] = {"type": "FeatureCollection", "features": features,
@@ -186,7 +194,7 @@ class SppFeatureProvider(BaseProvider):
             key = self._coerce(self.id_field, str(identifier))
         except ValueError:
             raise ProviderItemNotFoundError(user_msg=f"no item with id {str(identifier)[:80]!r}") from None
-        feature = self._feature_json((), False, crs_transform_spec)
+        feature = self._feature_json(t, (), False, crs_transform_spec)
         prev_q = sa.select(pk).where(pk < key).order_by(pk.desc()).limit(1).scalar_subquery()
         next_q = sa.select(pk).where(pk > key).order_by(pk.asc()).limit(1).scalar_subquery()
         stmt = sa.select(sa.cast(feature, sa.Text), prev_q, next_q).select_from(t).where(pk == key)
@@ -200,9 +208,9 @@ class SppFeatureProvider(BaseProvider):
 
     # -- SQL building ----------------------------------------------------------------------
 
-    def _feature_json(self, select_properties: Sequence[str], skip_geometry: bool,
+    def _feature_json(self, t: Any, select_properties: Sequence[str], skip_geometry: bool,
                       crs_transform_spec: Any) -> Any:
-        t = self._table
+        """``json_build_object`` of one GeoJSON Feature from the columns of ``t``."""
         # the id is repeated in the properties (as tipg does) so that QGIS and GDAL show it
         names = [n for n in self._types if not select_properties or n in select_properties]
         props = _json_object([(n, t.c[n]) for n in names])
