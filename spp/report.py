@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from spp.catalog import Catalog
 
-__all__ = ["text_table", "catalogue_markdown"]
+__all__ = ["text_table", "catalogue_markdown", "replace_between_markers", "between_markers"]
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -36,3 +36,23 @@ def catalogue_markdown(catalog: Catalog) -> str:
             f"{'synthetic' if s.synthetic else 'real'} |"
         )
     return "\n".join(lines)
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def between_markers(text: str, name: str) -> str:
+    """The text between ``<!-- name:start -->`` and ``<!-- name:end -->`` (stripped)."""
+    start, end = _markers(name)
+    if start not in text or end not in text:
+        raise ValueError(f"markers for {name!r} not found")
+    return text.split(start, 1)[1].split(end, 1)[0].strip()
+
+
+def replace_between_markers(text: str, name: str, body: str) -> str:
+    """``text`` with the block between the ``name`` markers replaced by ``body``."""
+    start, end = _markers(name)
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"

@@ -22,9 +22,17 @@ def check() -> None:
 
 
 @catalog.command(name="table")
-def table_cmd() -> None:
-    """Print the catalogue as a Markdown table (for the README)."""
+@click.option("--write-readme", is_flag=True, help="Replace the table between the layer markers in README.md.")
+def table_cmd(write_readme: bool) -> None:
+    """Print the catalogue as a Markdown table (the README's layer table)."""
     from spp.catalog import load_catalog
-    from spp.report import catalogue_markdown
+    from spp.report import catalogue_markdown, replace_between_markers
 
-    click.echo(catalogue_markdown(load_catalog(get_settings().layers_dir)))
+    settings = get_settings()
+    table = catalogue_markdown(load_catalog(settings.layers_dir))
+    if not write_readme:
+        click.echo(table)
+        return
+    readme = settings.home / "README.md"
+    readme.write_text(replace_between_markers(readme.read_text(encoding="utf-8"), "layers", table), encoding="utf-8")
+    click.echo(f"updated the layer table in {readme.name}")
