@@ -39,14 +39,14 @@ def free_port() -> int:
 
 def prepare_db(settings) -> str:  # type: ignore[no-untyped-def]
     """``spp_bench`` with communes and buildings from the sample city (loaded once)."""
-    from spp.catalog import load_catalog
     import shapely
 
+    from spp.catalog import load_catalog
     from spp.errors import DatabaseError, LoadValidationError
-    from spp.store.schema import geometry_type
     from spp.sample.cache import ensure_sample
     from spp.store.cluster import cluster_up, database_url, ensure_database
     from spp.store.load import load_frame, load_layer
+    from spp.store.schema import geometry_type
     from spp.store.sources import read_source
 
     if not settings.database_url:
@@ -153,12 +153,12 @@ def workloads(db_url: str, n: int, seed: int = 1) -> dict[str, list[tuple[str, d
 def to_url(server: str, base: str, kind: str, params: dict[str, str]) -> tuple[str, dict[str, str]]:
     if server == "spp":
         if kind == "tile":
-            return (f"{base}/collections/{params['layer']}/tiles/WebMercatorQuad/{params['z']}/{params['y']}/"
-                    f"{params['x']}", {"f": "mvt"})
+            tile = f"{params['z']}/{params['y']}/{params['x']}"
+            return f"{base}/collections/{params['layer']}/tiles/WebMercatorQuad/{tile}", {"f": "mvt"}
         return f"{base}/collections/buildings/items", {"f": "json", **params}
     if kind == "tile":
-        return (f"{base}/collections/spp.{params['layer']}/tiles/WebMercatorQuad/{params['z']}/{params['x']}/"
-                f"{params['y']}", {})
+        tile = f"{params['z']}/{params['x']}/{params['y']}"
+        return f"{base}/collections/spp.{params['layer']}/tiles/WebMercatorQuad/{tile}", {}
     return f"{base}/collections/spp.buildings/items", {"f": "geojson", **params}
 
 
@@ -209,10 +209,10 @@ def main() -> None:
         lines = [
             "# OGC API benchmark: SPP (pygeoapi 0.21 + SPP providers, gunicorn) vs tipg 1.6.1 (uvicorn)",
             "",
-            f"Same PostGIS table `spp.buildings` ({n_buildings:,} polygons), {args.workers} workers each, "
-            f"concurrency {args.concurrency}, {args.requests} requests per row (after 20 warm-up), "
-            f"Python thread-pool load generator on 127.0.0.1, {os.cpu_count()} cores; run "
-            f"`{Path(sys.executable).name} benchmarks/ogc.py`.",
+            (f"Same PostGIS table `spp.buildings` ({n_buildings:,} polygons), {args.workers} workers each, "
+             f"concurrency {args.concurrency}, {args.requests} requests per row (after 20 warm-up), "
+             f"Python thread-pool load generator on 127.0.0.1, {os.cpu_count()} cores; run "
+             "`.venv/bin/python benchmarks/ogc.py`."),
             "",
             "| request | SPP req/s | SPP p50 ms | SPP p95 ms | tipg req/s | tipg p50 ms | tipg p95 ms | ratio SPP/tipg |",
             "|---|---|---|---|---|---|---|---|",

@@ -18,7 +18,7 @@ import json
 
 from spp.errors import SppError
 
-__all__ = ["error_body", "error_status", "OGC_CODES"]
+__all__ = ["OGC_CODES", "error_body", "error_status"]
 
 OGC_CODES = {
     400: "InvalidParameterValue",

@@ -21,7 +21,7 @@ from spp.errors import ConfigError
 from spp.ogc import error_body
 from spp.settings import Settings
 
-__all__ = ["load_api_keys", "ApiKeyMiddleware", "key_from_environ"]
+__all__ = ["ApiKeyMiddleware", "key_from_environ", "load_api_keys"]
 
 log = logging.getLogger(__name__)
 

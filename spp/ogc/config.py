@@ -29,10 +29,10 @@ __all__ = [
     "CRS_URIS",
     "Access",
     "build_config",
-    "render_config",
-    "write_config",
     "check_config",
     "connection_env",
+    "render_config",
+    "write_config",
 ]
 
 log = logging.getLogger(__name__)

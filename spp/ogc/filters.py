@@ -28,12 +28,12 @@ from pygeofilter import ast
 
 __all__ = [
     "FILTER_LANGS",
-    "FilterLangMiddleware",
     "FilterError",
-    "parse_filter_text",
+    "FilterLangMiddleware",
     "check_attributes",
-    "to_where",
     "install",
+    "parse_filter_text",
+    "to_where",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def parse_filter_text(text: str) -> ast.Node:
     for parser in order:
         try:
             node = parser(text)
-        except Exception as exc:  # lark and json raise many types; all mean "bad filter"
+        except Exception as exc:  # noqa: BLE001 -- lark and json raise many types; all mean "bad filter"
             first = first or exc
             continue
         if not isinstance(node, ast.Node):
@@ -103,9 +103,9 @@ def parse_filter_text(text: str) -> ast.Node:
 
 def install() -> None:
     """Make pygeoapi's items handler parse filters with :func:`parse_filter_text`."""
-    import pygeoapi.api.itemtypes as itemtypes
+    from pygeoapi.api import itemtypes
 
-    itemtypes.parse_ecql_text = parse_filter_text  # type: ignore[attr-defined]
+    itemtypes.parse_ecql_text = parse_filter_text
 
 
 def _attributes(node: Any) -> Iterable[str]:

@@ -44,7 +44,7 @@ from sqlalchemy.engine import URL, Engine
 
 from spp.ogc.filters import FilterError, to_where
 
-__all__ = ["SppFeatureProvider", "ServiceUnavailableError", "get_engine", "column_types"]
+__all__ = ["ServiceUnavailableError", "SppFeatureProvider", "column_types", "get_engine"]
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ _SQL_TYPES: dict[tuple[str, str | None], Any] = {
 }
 
 
-class ServiceUnavailableError(ProviderConnectionError):
+class ServiceUnavailableError(ProviderConnectionError):  # type: ignore[misc]
     """PostGIS is unreachable or the query ran out of time (HTTP 503)."""
 
     http_status_code = 503
@@ -123,7 +123,7 @@ def _target_epsg(crs_transform_spec: Any) -> int | None:
     return int(epsg)
 
 
-class SppFeatureProvider(BaseProvider):
+class SppFeatureProvider(BaseProvider):  # type: ignore[misc]
     """Features of one layer table ``spp."<table>"`` (see the module docstring)."""
 
     def __init__(self, provider_def: dict[str, Any]):
@@ -162,8 +162,8 @@ class SppFeatureProvider(BaseProvider):
         where = self._where(bbox=bbox, datetime_=datetime_, properties=properties, filterq=filterq)
         t = self._table
         if resulttype == "hits":
-            stmt = sa.select(sa.func.count()).select_from(t).where(*where)
-            matched = int(self._run(lambda c: c.execute(stmt).scalar_one()))
+            count_stmt = sa.select(sa.func.count()).select_from(t).where(*where)
+            matched = int(self._run(lambda c: c.execute(count_stmt).scalar_one()))
             return {"type": "FeatureCollection", "features": [], "numberMatched": matched,
                     "numberReturned": 0}
         keys = [(s["property"], s.get("order") == "-") for s in sortby if s.get("property") in self._types]
@@ -275,7 +275,7 @@ class SppFeatureProvider(BaseProvider):
 
         def parse(text: str) -> Any:
             try:
-                return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+                return dt.datetime.fromisoformat(text)
             except ValueError:
                 raise ProviderInvalidQueryError(user_msg=f"datetime: {text[:40]!r} is not ISO 8601") from None
 
@@ -299,7 +299,7 @@ class SppFeatureProvider(BaseProvider):
             return number
         if kind["type"] == "number":
             number_f = float(value)
-            if number_f != number_f or number_f in (float("inf"), float("-inf")):
+            if not math.isfinite(number_f):
                 raise ValueError(value)
             return number_f
         if kind["type"] == "boolean":
@@ -310,7 +310,7 @@ class SppFeatureProvider(BaseProvider):
         if kind.get("format") == "date":
             return dt.date.fromisoformat(value)
         if kind.get("format") == "date-time":
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return dt.datetime.fromisoformat(value)
         if "\x00" in value:
             raise ValueError("NUL character")
         return value
@@ -335,18 +335,22 @@ def _json_object(pairs: list[tuple[str, Any]]) -> Any:
     (PostgreSQL functions take at most 100 arguments). Names are catalogue field names
     (lower_snake ASCII), safe to inline."""
     chunks = [pairs[i:i + 50] for i in range(0, len(pairs), 50)] or [[]]
-    objects = [sa.func.json_build_object(*[x for name, col in chunk
-                                           for x in (sa.literal_column(f"'{name}'"), col)])
-               for chunk in chunks]
+    objects = []
+    for chunk in chunks:
+        args: list[Any] = []
+        for name, col in chunk:
+            args += [sa.literal_column(f"'{name}'"), col]
+        objects.append(sa.func.json_build_object(*args))
     if len(objects) == 1:
         return objects[0]
-    merged = sa.cast(objects[0], JSONB)
+    merged: Any = sa.cast(objects[0], JSONB)
     for obj in objects[1:]:
         merged = merged.op("||")(sa.cast(obj, JSONB))
     return merged
 
 
-def _map_db_error(exc: sa.exc.DBAPIError, table: str) -> Exception:
+def _map_db_error(exc: sa.exc.DBAPIError, table: str) -> Any:
+    """The pygeoapi error (an ``Exception``) that a failed database call becomes."""
     code = getattr(exc.orig, "pgcode", None) or ""
     first = (str(getattr(exc.orig, "pgerror", "") or exc.orig).strip().splitlines() or [""])[0]
     if exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError) and code != "57014":

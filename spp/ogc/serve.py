@@ -33,7 +33,7 @@ from pathlib import Path
 from spp.errors import ConfigError, SppError
 from spp.settings import Settings
 
-__all__ = ["ServerInfo", "start_server", "stop_server", "run_foreground", "server_env"]
+__all__ = ["ServerInfo", "run_foreground", "server_env", "start_server", "stop_server"]
 
 log = logging.getLogger(__name__)
 

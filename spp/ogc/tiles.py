@@ -23,7 +23,7 @@ from pygeoapi.provider.tile import ProviderTileNotFoundError
 
 from spp.ogc.provider import _map_db_error, engine_for
 
-__all__ = ["SppMVTProvider", "tile_sql", "lonlat_bounds"]
+__all__ = ["SppMVTProvider", "lonlat_bounds", "tile_sql"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def lonlat_bounds(z: int, x: int, y: int, buffer: float = BUFFER / EXTENT) -> di
             "north": lat(max(0.0, y - buffer)), "south": lat(min(n, y + 1 + buffer))}
 
 
-class SppMVTProvider(MVTPostgreSQLProvider):
+class SppMVTProvider(MVTPostgreSQLProvider):  # type: ignore[misc]
     """Vector tiles of one layer table (see the module docstring)."""
 
     def __init__(self, provider_def: dict[str, Any]):

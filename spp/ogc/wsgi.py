@@ -31,7 +31,7 @@ from typing import Any
 
 from spp.ogc import error_body
 
-__all__ = ["create_app", "MOUNTS", "GuardMiddleware", "MountMiddleware", "write_openapi"]
+__all__ = ["MOUNTS", "GuardMiddleware", "MountMiddleware", "create_app", "write_openapi"]
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import secrets
 import os
+import secrets
 import socket
 import warnings
 from collections.abc import Iterator

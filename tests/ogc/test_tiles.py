@@ -10,7 +10,6 @@ import pytest
 from tests.ogc import data as D
 from tests.ogc.conftest import db_rows
 
-
 BUFFERED = "ST_Transform(ST_TileEnvelope(%s, %s, %s, margin => 64.0 / 4096), 4326)"
 """The tile grown by the MVT buffer (64 of 4096 units), in EPSG:4326."""
 
