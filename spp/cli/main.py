@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "flood": "spp.cli.flood:flood",
     "coverage": "spp.cli.coverage:coverage",
     "broadband": "spp.cli.broadband:broadband",
+    "indicators": "spp.cli.indicators:indicators",
 }
 
 
