@@ -1,8 +1,8 @@
 """Shared fixtures: a real PostGIS (the project's private cluster, or SPP_DATABASE_URL's
 server) with a test database of its own, the catalogue and the sample city.
 
-The test database (``spp_test`` unless ``SPP_TEST_DB`` says otherwise) is dropped and
-re-created at the start of each session; the user's ``spp`` database is never touched.
+The test database (``spp_test_<pid>`` unless ``SPP_TEST_DB`` says otherwise) is created for
+each session and dropped at its end; the user's ``spp`` database is never touched.
 Under CI a skipped test fails the run (as in geopandas' PostGIS tests).
 """
 
@@ -32,17 +32,41 @@ def catalog(settings: Settings) -> Catalog:
     return load_catalog(settings.layers_dir)
 
 
+def _drop_stale_test_databases(settings: Settings) -> None:
+    """Drop ``spp_test_<pid>`` databases whose test session is gone (killed runs)."""
+    from spp.store.cluster import database_url, drop_database
+
+    with psycopg.connect(database_url(settings, dbname="postgres"), autocommit=True) as conn:
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname ~ '^spp_test_[0-9]+$'")]
+    for name in names:
+        pid = int(name.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            drop_database(settings, name)
+        except PermissionError:
+            pass
+
+
 @pytest.fixture(scope="session")
 def db_url(settings: Settings) -> Iterator[str]:
-    """libpq URL of a fresh test database with PostGIS and the VN-2000 SRIDs."""
+    """libpq URL of a fresh test database with PostGIS and the VN-2000 SRIDs.
+
+    One database per test session (``spp_test_<pid>``, or ``SPP_TEST_DB``), dropped at the
+    end, so concurrent sessions never share or drop each other's data."""
     from spp.store.cluster import cluster_up, database_url, drop_database, ensure_database
 
     if not settings.database_url:
         cluster_up(settings)
-    name = os.environ.get("SPP_TEST_DB", "spp_test")
+    name = os.environ.get("SPP_TEST_DB") or f"spp_test_{os.getpid()}"
+    _drop_stale_test_databases(settings)
     drop_database(settings, name)
     ensure_database(settings, name)
     yield database_url(settings, dbname=name)
+    try:
+        drop_database(settings, name)
+    except Exception:  # noqa: BLE001 - best effort: a stale one is dropped by the next session
+        pass
 
 
 @pytest.fixture()
