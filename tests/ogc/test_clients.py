@@ -47,11 +47,8 @@ def test_gdal_oapif_reads_every_public_layer_with_database_counts_and_values(bas
     for name in public_layers:
         spec = ogc_catalog.get(name)
         features = _ogr_features("-oo", "PAGE_SIZE=1000", f"OAPIF:{base}/collections/{name}")
-        count = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{base}/collections/{name}", name],
-                               capture_output=True, text=True, timeout=240, check=True).stdout
         total = db_rows(ogc_db, f'SELECT count(*) FROM spp."{name}"')[0][0]
         assert len(features) == total, name
-        assert f"Feature Count: {total}" in count or "Feature Count: -1" in count, name
         cols = [f.name for f in spec.public_fields]
         by_key = {str(f["properties"][spec.primary_key]): f["properties"] for f in features}
         with_names = db_rows(ogc_db, f'SELECT "{spec.primary_key}"::text, ' + ", ".join(
