@@ -1,15 +1,11 @@
-"""Fixtures of the OGC API tests: a test database with the sample city (or, until the
-sample city builds, the real communes) plus two probe layers, and the gunicorn servers
+"""Fixtures of the OGC API tests: a test database with the sample city plus two probe layers, and the gunicorn servers
 (public and restricted) on free ports of 127.0.0.1, started once and stopped after."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import secrets
 import socket
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,12 +14,11 @@ import pytest
 import requests
 
 from spp.catalog import Catalog
-from spp.errors import SppError
 from spp.ogc.serve import ServerInfo, start_server, stop_server
 from spp.settings import Settings
 from tests.ogc import data as D
 
-COMMUNES_FILE = Path("/work/shared/data/cantho_2025_communes.geojson")
+COMMUNES_FILE = Path(__file__).resolve().parents[2] / "spp" / "sample" / "data" / "cantho_2025_communes.geojson"
 
 
 def _free_port() -> int:
@@ -43,27 +38,16 @@ def ogc_catalog(ogc_home: Path) -> Catalog:
     return D.test_catalog(ogc_home)
 
 
-def _sample_available() -> bool:
-    try:
-        return hasattr(importlib.import_module("spp.sample"), "build_sample")
-    except ImportError:
-        return False
-
-
-
 @pytest.fixture(scope="session")
 def ogc_db(request: pytest.FixtureRequest, db_url: str, catalog: Catalog, ogc_catalog: Catalog) -> str:
-    """URL of the test database: the sample city when it builds, else the real communes;
-    plus the probe layers."""
-    loaded = False
-    if _sample_available() and not os.environ.get("SPP_OGC_TEST_NO_SAMPLE"):
-        try:
-            request.getfixturevalue("sample_db")
-            loaded = True
-        except SppError as exc:  # the sample city is still being written by its owners
-            warnings.warn(f"sample city did not load ({str(exc)[:200]}); using the real communes")
-    if not loaded:
+    """URL of the test database with the sample city plus the probe layers.
+
+    ``SPP_OGC_TEST_NO_SAMPLE=1`` loads only the real communes (a quick local loop); by
+    default a sample city that fails to build or load fails these tests."""
+    if os.environ.get("SPP_OGC_TEST_NO_SAMPLE"):
         D.load_communes(db_url, ogc_catalog, COMMUNES_FILE)
+    else:
+        request.getfixturevalue("sample_db")
     D.load_probes(db_url, ogc_catalog)
     return db_url
 
