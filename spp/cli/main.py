@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "coverage": "spp.cli.coverage:coverage",
     "broadband": "spp.cli.broadband:broadband",
     "indicators": "spp.cli.indicators:indicators",
+    "reports": "spp.cli.reports:reports",
+    "map": "spp.cli.map:map_group",
 }
 
 
