@@ -1,13 +1,24 @@
-"""``spp flood``: static level fill, dynamic scenario runs, bundled scenarios."""
+"""``spp flood``: static level fill, dynamic scenario runs on the city, comparison of runs.
+
+Without file arguments the commands model the city held in PostGIS (``spp load --all``
+loads the sample city): the DEM is the sample's ``dem.tif`` (or ``--dem`` /
+``SPP_FLOOD_DEM``), the other inputs are the live layers. Results go to
+``<state>/runs/<run_id>/`` (COGs) and to the layers ``flood_runs``, ``flood_exposure`` and
+``flood_extents``.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from spp.cli.options import overwrite_opt, progress_enabled
+
+resolution_opt = click.option(
+    "--resolution-m", type=click.FloatRange(min=1.0), default=50.0, show_default=True,
+    help="Model cell size in metres (EPSG:9210 grid).")
 
 
 @click.group()
@@ -15,31 +26,70 @@ def flood() -> None:
     """Flood inundation (static r.lake-style fill, dynamic local-inertial model)."""
 
 
-@flood.command("static")
-@click.option("--dem", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Single-band projected (metre) DEM GeoTIFF, m above Hòn Dấu.")
-@click.option("--level", "level_m", required=True, type=float,
-              help="Water level at the boundary, metres above the national datum.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Output depth COG (float32 m, 0 = dry).")
-@click.option("--seed", nargs=2, type=float, default=None, metavar="X Y",
-              help="Boundary point in the DEM's CRS (default: DEM edge cells).")
-@click.option("--boundary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Vector file whose geometries are boundary cells.")
-@click.option("--connectivity", type=click.Choice(["4", "8"]), default="8", show_default=True)
-@overwrite_opt
-def static_cmd(dem: Path, level_m: float, out: Path, seed: tuple[float, float] | None,
-               boundary: Path | None, connectivity: str, overwrite: bool) -> None:
-    """Flood every cell below LEVEL connected to the boundary; write depth."""
-    from spp.flood.static import inundate_raster
+def _city() -> tuple[Any, Any, str]:
+    from spp.catalog import load_catalog
+    from spp.settings import get_settings
+    from spp.store.db import url
 
-    if seed and boundary:
-        raise click.UsageError("give --seed or --boundary, not both")
-    res = inundate_raster(dem, level_m, out, seed_xy=tuple(seed) if seed else None,
-                          boundary=boundary, connectivity=int(connectivity),
-                          overwrite=overwrite)
-    click.echo(f"{res.path}: {res.flooded_cells} cells flooded ({res.flooded_km2:.3f} km²), "
-               f"max depth {res.max_depth_m:.2f} m, {res.total_s:.2f} s")
+    settings = get_settings()
+    return settings, load_catalog(settings.layers_dir), url(settings)
+
+
+def _summary(outcome: Any) -> str:
+    r = outcome.record
+    text = (f"run {outcome.run_id}: {r['flooded_km2']:.2f} km² flooded ≥ 0.1 m, "
+            f"{r['people_exposed']:,} people, {r['buildings_flooded']:,} buildings")
+    if r.get("mass_balance_error_pct") is not None:
+        text += f", mass error {r['mass_balance_error_pct']:.4f}%"
+    where = "stored in flood_runs/flood_exposure/flood_extents" if outcome.published else "not stored"
+    return f"{text}; COGs in {outcome.out_dir}; {where}"
+
+
+@flood.command("static")
+@click.option("--level", "level_m", required=True, type=float,
+              help="Water level at the boundary, metres above the national datum (Hòn Dấu).")
+@click.option("--dem", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="DEM GeoTIFF. With --out: file to file, edge or --seed/--boundary cells as "
+                   "boundary, nothing stored. Without --out: the city run on this DEM.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output depth COG of a file-to-file run (needs --dem).")
+@click.option("--seed", nargs=2, type=float, default=None, metavar="X Y",
+              help="File mode: boundary point in the DEM's CRS (default: DEM edge cells).")
+@click.option("--boundary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="File mode: vector file whose geometries are boundary cells.")
+@click.option("--connectivity", type=click.Choice(["4", "8"]), default="8", show_default=True)
+@resolution_opt
+@click.option("--no-store", is_flag=True, help="City mode: write the COG but store nothing.")
+@overwrite_opt
+def static_cmd(level_m: float, dem: Path | None, out: Path | None,
+               seed: tuple[float, float] | None, boundary: Path | None, connectivity: str,
+               resolution_m: float, no_store: bool, overwrite: bool) -> None:
+    """Flood every cell below LEVEL connected to the river; report and store exposure.
+
+    Without --out: the city (PostGIS layers, tidal waterways as boundary), stored as a run.
+    """
+    if out is not None:
+        from spp.flood.static import inundate_raster
+
+        if dem is None:
+            raise click.UsageError("--out writes a file-to-file run and needs --dem")
+        if seed and boundary:
+            raise click.UsageError("give --seed or --boundary, not both")
+        res = inundate_raster(dem, level_m, out, seed_xy=(seed[0], seed[1]) if seed else None,
+                              boundary=boundary, connectivity=int(connectivity),
+                              overwrite=overwrite)
+        click.echo(f"{res.path}: {res.flooded_cells} cells flooded ({res.flooded_km2:.3f} km²), "
+                   f"max depth {res.max_depth_m:.2f} m, {res.total_s:.2f} s")
+        return
+    if seed or boundary:
+        raise click.UsageError("--seed/--boundary apply to file-to-file runs (with --out)")
+    from spp.flood.city import run_city_static
+
+    settings, catalog, db_url = _city()
+    outcome = run_city_static(level_m, db_url=db_url, catalog=catalog, settings=settings,
+                              resolution_m=resolution_m, connectivity=int(connectivity),
+                              dem=dem, publish=not no_store)
+    click.echo(_summary(outcome))
 
 
 @flood.command("scenarios")
@@ -52,47 +102,30 @@ def scenarios_cmd() -> None:
         click.echo(f"{name}\t{s.title_en} / {s.title_vi}")
 
 
-def _read(path: Path | None) -> object:
-    if path is None:
-        return None
-    import geopandas as gpd
-
-    from spp.errors import InputFileError
-
-    try:
-        return gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several unrelated types
-        raise InputFileError(f"{path}: cannot read vector file: {exc}") from exc
-
-
 @flood.command("run")
 @click.argument("scenario")
-@click.option("--dem", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--rivers", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Rivers/canals: lines with width_m, bed_level_m (optional bool boundary).")
-@click.option("--dikes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Dikes: lines with crest_level_m.")
-@click.option("--pumps", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Pump stations: points with capacity_m3s.")
-@click.option("--gates", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Sluice gates: points with gate_id (width_m optional).")
-@click.option("--landuse", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Land-use polygons with a 'landuse' class column.")
-@click.option("--out-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@overwrite_opt
-def run_cmd(scenario: str, dem: Path, rivers: Path | None, dikes: Path | None,
-            pumps: Path | None, gates: Path | None, landuse: Path | None, out_dir: Path,
-            overwrite: bool) -> None:
-    """Run SCENARIO (a YAML file or bundled name) and write COGs + mass balance."""
-    import numpy as np
+@click.option("--dem", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="DEM GeoTIFF (default: SPP_FLOOD_DEM or the sample city's dem.tif).")
+@click.option("--resolution-m", type=click.FloatRange(min=1.0), default=None,
+              help="Model cell size in metres (default: the scenario's, 50 m for the bundled ones).")
+@click.option("--duration-h", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="Simulate only the first HOURS of the scenario.")
+@click.option("--no-store", is_flag=True, help="Write the COGs but store nothing in PostGIS.")
+def run_cmd(scenario: str, dem: Path | None, resolution_m: float | None, duration_h: float | None,
+            no_store: bool) -> None:
+    """Run SCENARIO (bundled name or YAML file) on the city and store the run.
 
-    from spp.flood.model import load_scenario, run_scenario
-    from spp.terrain import build_terrain, write_raster
+    Inputs come from PostGIS (dikes, waterways, pump_stations, sluice_gates, land_use,
+    communes, buildings, roads, substations); COGs of max depth, arrival time and duration
+    go to <state>/runs/<run_id>/.
+    """
+    from spp.flood.city import run_city_scenario
+    from spp.flood.scenario import load_scenario
 
     sc = load_scenario(scenario)
-    terrain = build_terrain(dem, epsg=sc.epsg, resolution_m=sc.resolution_m,
-                            rivers=_read(rivers), dikes=_read(dikes))  # type: ignore[arg-type]
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if duration_h is not None:
+        sc = sc.model_copy(update={"duration_h": duration_h})
+    settings, catalog, db_url = _city()
     bar = None
     progress = None
     if progress_enabled():
@@ -104,22 +137,60 @@ def run_cmd(scenario: str, dem: Path, rivers: Path | None, dikes: Path | None,
             bar.n = round(t_s / 3600.0, 2)
             bar.refresh()
 
-    result = run_scenario(sc, terrain, pumps=_read(pumps), gates=_read(gates),  # type: ignore[arg-type]
-                          landuse=_read(landuse), progress=progress)
-    if bar is not None:
-        bar.close()
-    write_raster(out_dir / "max_depth_m.tif", result.max_depth_m, terrain, overwrite=overwrite,
-                 overviews=True)
-    write_raster(out_dir / "arrival_h.tif", result.arrival_time_s / 3600.0, terrain,
-                 overwrite=overwrite)
-    for thr, arr in result.duration_s.items():
-        write_raster(out_dir / f"duration_h_above_{thr:g}m.tif", arr / 3600.0, terrain,
-                     overwrite=overwrite)
-    report = {"scenario": sc.name, "steps": result.steps, "wall_s": result.wall_s,
-              "cell_updates_per_s": result.cell_updates_per_s,
-              "mass_balance_m3": result.mass_balance.as_dict(),
-              "flooded_km2": float(np.nansum(result.max_depth_m >= 0.1)
-                                   * terrain.cell_size_m**2 / 1e6)}
-    (out_dir / "mass_balance.json").write_text(json.dumps(report, indent=2))
-    click.echo(f"{sc.name}: {report['flooded_km2']:.2f} km² ≥ 0.1 m, mass error "
-               f"{result.mass_balance.error_pct:.4f}%, outputs in {out_dir}")
+    try:
+        outcome = run_city_scenario(sc, db_url=db_url, catalog=catalog, settings=settings,
+                                    resolution_m=resolution_m, dem=dem, progress=progress,
+                                    publish=not no_store)
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(_summary(outcome))
+
+
+@flood.command("runs")
+def runs_cmd() -> None:
+    """List the stored runs (flood_runs), oldest first."""
+    from spp.flood.publish import read_runs
+
+    _, catalog, db_url = _city()
+    runs = read_runs(db_url, catalog)
+    if not len(runs):
+        click.echo("no flood runs stored; try 'spp flood run spring-tide'")
+        return
+    for r in runs.itertuples():
+        click.echo(f"{r.run_id}\t{r.kind}\t{r.scenario}\t{r.resolution_m:g} m\t"
+                   f"{r.flooded_km2:.2f} km²\t{r.people_exposed} people")
+
+
+@flood.command("compare")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write every commune's values and differences as CSV ('-' = stdout).")
+@click.option("--all", "show_all", is_flag=True, help="Also list communes that did not change.")
+def compare_cmd(run_a: str, run_b: str, csv_path: str | None, show_all: bool) -> None:
+    """Per-commune differences RUN_B − RUN_A (flooded km², share, people, buildings, road km)."""
+    from spp.flood.publish import compare_exposure, read_run_exposure
+
+    _, catalog, db_url = _city()
+    diff = compare_exposure(read_run_exposure(db_url, catalog, run_a),
+                            read_run_exposure(db_url, catalog, run_b))
+    if csv_path is not None:
+        if csv_path == "-":
+            click.echo(diff.to_csv(index=False), nl=False)
+            return
+        diff.to_csv(csv_path, index=False)
+    changed = diff[(diff.filter(like="_diff").abs() > 1e-9).any(axis=1)]
+    shown = diff if show_all else changed
+    click.echo(f"{run_b} − {run_a}: {len(changed)} of {len(diff)} communes differ")
+    click.echo(f"{'ma_xa':<7} {'commune':<24} {'km² A':>8} {'km² B':>8} {'Δ km²':>8} "
+               f"{'people A':>9} {'people B':>9} {'Δ people':>9} {'Δ bldg':>7} {'Δ road km':>9}")
+    for r in shown.itertuples():
+        click.echo(f"{r.ma_xa:<7} {str(r.ten)[:24]:<24} {r.flooded_km2_a:8.2f} {r.flooded_km2_b:8.2f} "
+                   f"{r.flooded_km2_diff:+8.2f} {r.people_exposed_a:9.0f} {r.people_exposed_b:9.0f} "
+                   f"{r.people_exposed_diff:+9.0f} {r.buildings_flooded_diff:+7.0f} "
+                   f"{r.road_km_impassable_diff:+9.2f}")
+    total = {q: float(diff[f"{q}_diff"].sum()) for q in ("flooded_km2", "people_exposed")}
+    click.echo(f"total: {total['flooded_km2']:+.2f} km², {total['people_exposed']:+.0f} people")
+    if csv_path not in (None, "-"):
+        click.echo(f"CSV written to {csv_path}")

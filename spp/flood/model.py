@@ -172,6 +172,15 @@ def prepare_inputs(
             pump_list.append(Pump(name, float(cap) * scenario.pump_capacity_factor,
                                   inside & (idx == k)))
     tide = scenario.tide
+    # Hot start: channels connected to the river hold water at the first tide level, as
+    # they do in reality; a dry start would send a dam-break wave down every channel.
+    initial = None
+    if scenario.hot_start:
+        try:
+            initial = inundate(z, float(tide.level_m[0]), boundary=terrain.boundary)
+            initial = np.where(np.isfinite(initial), initial, 0.0).astype(np.float32)
+        except ScenarioError:
+            initial = None  # first level below all ground: start dry
     rain = None
     if scenario.rain is not None:
         rain = TimeSeries(np.asarray(scenario.rain.times_h) * 3600.0,
@@ -185,6 +194,7 @@ def prepare_inputs(
         rain_mm_h=rain,
         pumps=pump_list,
         walls=walls,
+        initial_depth_m=initial,
     )
 
 
@@ -202,8 +212,9 @@ def run_scenario(
     Returns
     -------
     FloodResult
-        On ``terrain``'s grid; boundary (river) cells are set to 0 depth in
-        ``max_depth_m`` so that outputs show flooding of land, not the river itself.
+        On ``terrain``'s grid; boundary (river) cells and cells wet at the start (the
+        hot start's channels and sea, see :attr:`Scenario.hot_start`) are set to 0 depth
+        in ``max_depth_m`` so that outputs show flooding of land, not permanent water.
     """
     if abs(terrain.cell_size_m - scenario.resolution_m) > 1e-6:
         logger.info("terrain is %.1f m, scenario asks %.1f m; using the terrain grid",
@@ -211,7 +222,10 @@ def run_scenario(
     inputs = prepare_inputs(scenario, terrain, pumps=pumps, gates=gates, landuse=landuse)
     result = simulate(inputs, scenario.duration_h * 3600.0,
                       thresholds_m=tuple(scenario.thresholds_m), progress=progress)
-    river = terrain.boundary
+    river = terrain.boundary.copy()
+    if inputs.initial_depth_m is not None:
+        # channels and sea held water from the start (hot start): permanent water, not flood
+        river |= np.asarray(inputs.initial_depth_m) > 0
     result.max_depth_m[river] = 0.0
     result.arrival_time_s[river] = np.nan
     for a in result.duration_s.values():

@@ -110,6 +110,9 @@ class Scenario(_Strict):
     gates: Literal["open", "closed"] = "closed"
     gate_overrides: dict[str, Literal["open", "closed"]] = Field(default_factory=dict)
     breaches: list[Breach] = Field(default_factory=list)
+    hot_start: bool = True
+    """Start with channels filled to the first tide level where connected to the river
+    (a static fill); ``false`` starts dry except the boundary cells."""
     thresholds_m: list[float] = Field(default_factory=lambda: [0.1, 0.3, 0.5, 1.0])
 
 

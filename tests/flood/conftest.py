@@ -71,3 +71,16 @@ def helpers() -> object:
 
     return types.SimpleNamespace(write_dem=write_dem, bfs=bfs_reference, rough_dem=rough_dem,
                                  origin=(ORIGIN_X, ORIGIN_Y))
+
+
+def _city_dem_env() -> None:
+    """Point SPP_FLOOD_DEM at the sample city's DEM before any server starts, so that the
+    OGC server's workers (whose state folder is a temporary one) find it."""
+    import os
+
+    from spp.settings import get_settings
+
+    os.environ.setdefault("SPP_FLOOD_DEM", str(get_settings().sample_dir / "dem.tif"))
+
+
+_city_dem_env()
