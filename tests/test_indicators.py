@@ -167,22 +167,29 @@ def test_each_run_appends_a_snapshot_and_keeps_the_earlier_ones(sample_db: str, 
     from spp.cli.main import cli
 
     monkeypatch.setattr(spp.store.db, "url", lambda settings, **kw: sample_db)
+
+    def snapshots() -> dict[datetime, tuple[int, int]]:
+        with psycopg.connect(sample_db) as conn:
+            if conn.execute("SELECT to_regclass('spp.commune_indicators')").fetchone() == (None,):
+                return {}
+            return {r[0]: (r[1], r[2]) for r in conn.execute(
+                "SELECT computed_at, count(*), sum(population) FROM spp.commune_indicators GROUP BY 1")}
+
+    before = snapshots()
     runner = CliRunner()
-    for when in ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"):
-        result = runner.invoke(cli, ["indicators", "run", "--at", when])
+    stamps = [datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)]
+    for when in stamps:
+        result = runner.invoke(cli, ["indicators", "run", "--at", when.isoformat()])
         assert result.exit_code == 0, result.output
         assert "commune_indicators: loaded" in result.output
+    after = snapshots()
+    assert {k: v for k, v in after.items() if k not in stamps} == before  # earlier snapshots kept
+    assert after[stamps[0]] == after[stamps[1]] == (103, 4_199_824)
     with psycopg.connect(sample_db) as conn:
-        rows = conn.execute("SELECT computed_at, count(*), sum(population) FROM spp.commune_indicators "
-                            "GROUP BY 1 ORDER BY 1").fetchall()
         versions = conn.execute("SELECT count(*) FROM spp_meta.versions WHERE layer = 'commune_indicators'"
                                 ).fetchone()
-    assert [r[1] for r in rows] == [103, 103]
-    assert all(r[2] == 4_199_824 for r in rows)
     assert versions is not None and versions[0] >= 2
     # the same time stamp again replaces that snapshot instead of duplicating it
-    result = runner.invoke(cli, ["indicators", "run", "--at", "2026-01-02T00:00:00Z"])
+    result = runner.invoke(cli, ["indicators", "run", "--at", stamps[1].isoformat()])
     assert result.exit_code == 0, result.output
-    with psycopg.connect(sample_db) as conn:
-        n = conn.execute("SELECT count(*) FROM spp.commune_indicators").fetchone()
-    assert n is not None and n[0] == 206
+    assert snapshots() == after
