@@ -151,5 +151,7 @@ def create_app() -> WsgiApp:
         keys = load_api_keys(get_settings())
         if not keys:
             log.warning("restricted endpoint without API keys: every request will be refused")
-        app = ApiKeyMiddleware(app, keys)
+        from spp.ogc.reports import GeoJsonPostMiddleware
+
+        app = ApiKeyMiddleware(GeoJsonPostMiddleware(app), keys)
     return app
