@@ -1,4 +1,4 @@
-"""``spp coverage``: line of sight and path loss from the command line (file based)."""
+"""``spp coverage``: line of sight and path loss (file based) and stored runs (``run``)."""
 
 from __future__ import annotations
 
@@ -82,3 +82,67 @@ def pathloss_cmd(model: str, los: bool, freq_mhz: float, distance_m: float, h_bs
     value = pathloss_db(model, distance_m, freq_mhz, h_bs_m=h_bs_m, h_ut_m=h_ut_m, los=los,
                         out_of_range="warn" if allow_out_of_range else "raise")
     click.echo(f"{float(value):.2f}")
+
+
+def _stage_bar() -> object:
+    """A tqdm bar per stage on a TTY, else None."""
+    from spp.cli.options import progress_enabled
+
+    if not progress_enabled():
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="site", leave=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+@coverage.command("run")
+@click.option("--commune", default=None, metavar="NAME",
+              help="One commune (name with or without diacritics, or 5-digit code); "
+                   "default the whole city.")
+@click.option("--resolution-m", default=50.0, show_default=True, type=float,
+              help="Grid cell size, m (EPSG:9210).")
+@click.option("--threshold-dbm", default=-110.0, show_default=True, type=float,
+              help="RSRP at or above this is covered, dBm (within [-140, -40]).")
+@click.option("--no-buildings", is_flag=True,
+              help="Terrain only for line of sight (ignore building heights).")
+@click.option("--plan", is_flag=True, help="Also plan new 5G sites (greedy, to 100% per commune).")
+@click.option("--max-sites", default=None, type=int, help="Plan budget in sites.")
+@click.option("--dem", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="DEM GeoTIFF in EPSG:9210 metres (default: the sample city's dem.tif).")
+def run_cmd(commune: str | None, resolution_m: float, threshold_dbm: float, no_buildings: bool,
+            plan: bool, max_sites: int | None, dem: Path | None) -> None:
+    """Best-server RSRP from the stored layers; store shares, gaps (and a site plan)."""
+    from spp.coverage.run import check_run_inputs, run_coverage
+    from spp.settings import get_settings
+    from spp.store.db import url
+
+    check_run_inputs(resolution_m=resolution_m, threshold_dbm=threshold_dbm)
+    settings = get_settings()
+    run = run_coverage(settings, url(settings), commune=commune, resolution_m=resolution_m,
+                       threshold_dbm=threshold_dbm, use_buildings=not no_buildings, plan=plan,
+                       max_sites=max_sites, dem_path=dem,
+                       progress=_stage_bar())  # type: ignore[arg-type]
+    overall = run.shares[run.shares["operator"] == "all"]
+    pop = float(overall["population"].sum())
+    cov = float(overall["covered_population"].sum())
+    click.echo(f"run {run.run_id}: {run.area}, {run.sites} sites / {run.sectors} sectors, "
+               f"{run.resolution_m:g} m cells, {run.seconds:.1f} s")
+    click.echo(f"5G population covered (RSRP ≥ {run.threshold_dbm:g} dBm): "
+               f"{cov / pop if pop else float('nan'):.1%} of {pop:,.0f}; "
+               f"{len(run.gaps)} gap polygons")
+    if run.planned is not None:
+        click.echo(f"site plan: {len(run.planned)} new sites, "
+                   f"{float(run.planned['people_gained'].sum()):,.0f} people gained "
+                   f"({run.plan_stopped})")
+    click.echo(f"RSRP COG: {run.raster}")
+    click.echo("stored: " + ", ".join(f"{k} v{v}" for k, v in run.versions.items()))

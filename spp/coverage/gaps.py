@@ -89,6 +89,8 @@ def coverage_shares(
     buildings: gpd.GeoDataFrame | None = None,
     id_field: str = "ma_xa",
     name_field: str = "ten",
+    labels: NDArray[np.int32] | None = None,
+    building_cell: NDArray[np.int64] | None = None,
 ) -> pd.DataFrame:
     """Share of each commune's area, population and buildings that is covered.
 
@@ -104,6 +106,9 @@ def coverage_shares(
         People per cell on ``grid`` (e.g. from :func:`population_grid`).
     buildings : GeoDataFrame, optional
         Buildings (any CRS); counted by centroid cell.
+    labels, building_cell : ndarray, optional
+        Precomputed :func:`commune_labels` and :func:`building_cells` (saves work when
+        several masks share one grid).
 
     Returns
     -------
@@ -117,7 +122,8 @@ def coverage_shares(
     covered = np.asarray(covered, dtype=bool)
     if covered.shape != grid.shape:
         raise ScenarioError(f"covered mask {covered.shape} does not match grid {grid.shape}")
-    labels = commune_labels(communes, grid)
+    if labels is None:
+        labels = commune_labels(communes, grid)
     n = len(communes)
     metric = _to_grid_crs(communes, grid, "communes")
     flat = labels.ravel()
@@ -142,7 +148,7 @@ def coverage_shares(
             out["covered_population"] = cov
             out["share_population"] = np.where(total > 0, cov / np.maximum(total, 1e-300), np.nan)
         if buildings is not None:
-            bcells = building_cells(buildings, grid)
+            bcells = building_cell if building_cell is not None else building_cells(buildings, grid)
             ok = bcells >= 0
             b_label = flat[bcells[ok]]
             b_cov = covered.ravel()[bcells[ok]]
@@ -167,9 +173,12 @@ def coverage_shares_by_group(
 ) -> pd.DataFrame:
     """:func:`coverage_shares` for each group (e.g. operator × technology), stacked long."""
     frames = []
+    labels = commune_labels(communes, grid)
+    bcells = building_cells(buildings, grid) if buildings is not None else None
     for key, mask in covered_by_group.items():
         frame = coverage_shares(communes, mask, grid, population=population,
-                                buildings=buildings, id_field=id_field, name_field=name_field)
+                                buildings=buildings, id_field=id_field, name_field=name_field,
+                                labels=labels, building_cell=bcells)
         for name, value in zip(group_names, key):
             frame.insert(0, name, value)
         frames.append(frame)
