@@ -26,9 +26,9 @@ heuristic, which :func:`plan_extensions` follows greedily by households per km).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import TYPE_CHECKING, Literal
 
 import networkx as nx
@@ -46,10 +46,12 @@ __all__ = [
     "DEFAULT_COST_VND_PER_KM",
     "DEFAULT_DROP_LIMIT_M",
     "ExtensionPlan",
+    "FibreRun",
     "build_road_graph",
     "fibre_reach",
     "household_shares",
     "plan_extensions",
+    "run_broadband",
     "snap_to_nodes",
 ]
 
@@ -58,7 +60,6 @@ Progress = Callable[[int, int], None]
 DEFAULT_DROP_LIMIT_M = 300.0
 DEFAULT_COST_VND_PER_KM = 150_000_000.0
 """Placeholder cost of aerial fibre along roads (VND/km); set the operator's own figure."""
-_SOURCE = "__fibre__"
 _EPS_M = 1e-6
 
 
@@ -90,7 +91,7 @@ def _snap_dangles(lines: list[object], dangle_m: float) -> list[object]:
             if not near:
                 continue
             target = min(near, key=lambda j: lines[j].distance(pt))  # type: ignore[attr-defined]
-            d = lines[target].distance(pt)  # type: ignore[attr-defined]
+            d = lines[target].distance(pt)
             if 0 < d <= dangle_m:
                 q = shapely.ops.nearest_points(lines[target], pt)[0]
                 if end == 0:
@@ -155,27 +156,29 @@ def build_road_graph(
         noded = shapely.segmentize(noded, densify_m)
     if noded.geom_type == "LineString":
         noded = shapely.MultiLineString([noded])
+    coords, part = shapely.get_coordinates(np.asarray(noded.geoms), return_index=True)
+    keys = np.round(coords / snap_m).astype(np.int64)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    # number nodes by first appearance along the lines; x, y of that first vertex
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    ids = rank[inverse]
+    xy = coords[first[order]]
+    same = part[:-1] == part[1:]
+    a, b = ids[:-1][same], ids[1:][same]
+    seg = np.hypot(*np.diff(coords, axis=0)[same].T)
+    keep = a != b
+    a, b, seg = a[keep], b[keep], seg[keep]
+    by_length = np.argsort(-seg, kind="stable")  # the shortest of parallel edges is added last
     graph = nx.Graph(epsg=epsg)
-    keys: dict[tuple[int, int], int] = {}
-
-    def node_of(x: float, y: float) -> int:
-        key = (round(x / snap_m), round(y / snap_m))
-        node = keys.get(key)
-        if node is None:
-            node = len(keys)
-            keys[key] = node
-            graph.add_node(node, x=x, y=y)
-        return node
-
-    for part in noded.geoms:
-        coords = np.asarray(part.coords)
-        ids = [node_of(float(x), float(y)) for x, y in coords[:, :2]]
-        seg = np.hypot(*np.diff(coords[:, :2], axis=0).T)
-        for a, b, length in zip(ids[:-1], ids[1:], seg):
-            if a == b:
-                continue
-            if not graph.has_edge(a, b) or graph[a][b]["length_m"] > length:
-                graph.add_edge(a, b, length_m=float(length))
+    graph.add_nodes_from((i, {"x": float(x), "y": float(y)})
+                         for i, (x, y) in enumerate(xy.tolist()))
+    graph.add_edges_from((int(u), int(v), {"length_m": float(w)})
+                         for u, v, w in zip(a[by_length].tolist(), b[by_length].tolist(),
+                                            seg[by_length].tolist()))
+    graph.graph["_xy"] = (graph.number_of_nodes(), np.arange(len(xy), dtype=np.int64), xy)
     parts = nx.number_connected_components(graph)
     log.info("road graph: %d nodes, %d edges, %d component(s)", graph.number_of_nodes(),
              graph.number_of_edges(), parts)
@@ -183,8 +186,12 @@ def build_road_graph(
 
 
 def _node_xy(graph: nx.Graph) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    cached = graph.graph.get("_xy")
+    if cached is not None and cached[0] == graph.number_of_nodes():
+        return cached[1], cached[2]
     nodes = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
     xy = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in nodes], dtype=float)
+    graph.graph["_xy"] = (len(nodes), nodes, xy.reshape(-1, 2))
     return nodes, xy.reshape(-1, 2)
 
 
@@ -208,6 +215,58 @@ def _households(buildings: gpd.GeoDataFrame, field: str) -> NDArray[np.float64]:
         return buildings[field].fillna(0).to_numpy(dtype=float)
     log.warning("buildings have no %r field; counting one household per building", field)
     return np.ones(len(buildings))
+
+
+def _edge_arrays(graph: nx.Graph) -> tuple[NDArray[np.int64], dict[int, int], object]:
+    """Node ids, id → position, and the symmetric CSR matrix of ``length_m`` (cached on the
+    graph until its size changes)."""
+    from scipy.sparse import coo_matrix
+
+    key = graph.number_of_nodes()  # O(1); number_of_edges() walks every node
+    cached = graph.graph.get("_csr")
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2], cached[3]
+    nodes = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
+    pos = {int(n): i for i, n in enumerate(nodes)}
+    m = graph.number_of_edges()
+    rows = np.empty(m, dtype=np.int64)
+    cols = np.empty(m, dtype=np.int64)
+    weights = np.empty(m, dtype=np.float64)
+    for k, (a, b, length) in enumerate(graph.edges(data="length_m")):
+        rows[k], cols[k], weights[k] = pos[a], pos[b], length
+    n = len(nodes)
+    matrix = coo_matrix((np.concatenate([weights, weights]),
+                         (np.concatenate([rows, cols]), np.concatenate([cols, rows]))),
+                        shape=(n, n)).tocsr()
+    graph.graph["_csr"] = (key, nodes, pos, matrix)
+    return nodes, pos, matrix
+
+
+def _positions(graph: nx.Graph, node_ids: NDArray[np.int64]) -> NDArray[np.int64]:
+    _, pos, _ = _edge_arrays(graph)
+    return np.fromiter((pos[int(v)] for v in node_ids), dtype=np.int64, count=len(node_ids))
+
+
+def _multi_source_lengths(
+    graph: nx.Graph, sources: NDArray[np.int64], start_m: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Shortest road distance (m) from the nearest source to every node (by position), a
+    source ``s`` starting at ``start_m[s]`` (scipy Dijkstra with a virtual source)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    _, _, matrix = _edge_arrays(graph)
+    n = matrix.shape[0]  # type: ignore[attr-defined]
+    src = _positions(graph, sources)
+    start = np.full(n, np.inf)
+    np.minimum.at(start, src, start_m)
+    seeds = np.nonzero(np.isfinite(start))[0]
+    edges = matrix.tocoo()  # type: ignore[attr-defined]
+    full = coo_matrix(
+        (np.concatenate([start[seeds], edges.data]),
+         (np.concatenate([np.zeros(seeds.size, dtype=np.int64), edges.row + 1]),
+          np.concatenate([seeds + 1, edges.col + 1]))), shape=(n + 1, n + 1)).tocsr()
+    return np.asarray(dijkstra(full, directed=True, indices=0)[1:], dtype=np.float64)
 
 
 def fibre_reach(
@@ -249,16 +308,8 @@ def fibre_reach(
         raise AnalysisError("no fibre access points given")
     ap_nodes, ap_snap = snap_to_nodes(graph, access_points)
     b_nodes, b_conn = snap_to_nodes(graph, buildings)
-    graph.add_node(_SOURCE)
-    try:
-        for node, snap in zip(ap_nodes, ap_snap):
-            w = max(float(snap), _EPS_M)
-            if not graph.has_edge(_SOURCE, node) or graph[_SOURCE][node]["length_m"] > w:
-                graph.add_edge(_SOURCE, int(node), length_m=w)
-        dist = nx.single_source_dijkstra_path_length(graph, _SOURCE, weight="length_m")
-    finally:
-        graph.remove_node(_SOURCE)
-    road = np.array([dist.get(int(n), math.inf) for n in b_nodes], dtype=float)
+    dist = _multi_source_lengths(graph, ap_nodes, np.maximum(ap_snap, _EPS_M))
+    road = dist[_positions(graph, b_nodes)]
     total = road + b_conn
     unreachable = ~np.isfinite(road)
     out = buildings.copy()
@@ -480,3 +531,216 @@ def plan_extensions(
     log.info("fibre plan: %d extensions, %.2f km, stopped: %s", len(laid), km_total, reason)
     return ExtensionPlan(segments, before, after, reach_after, km_total,
                          km_total * cost_vnd_per_km, reason)
+
+
+@dataclass
+class FibreRun:
+    """What a stored fibre run computed: per-commune shares and, with a plan, the segments."""
+
+    run_id: str
+    area: str
+    shares: pd.DataFrame
+    segments: gpd.GeoDataFrame | None
+    km: float
+    cost_vnd: float
+    stopped_because: str | None
+    seconds: float
+    versions: dict[str, int]
+    timings_s: dict[str, float]
+
+
+def _plan_by_commune(
+    graph: nx.Graph,
+    access_points: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame,
+    *,
+    target_share: float,
+    drop_limit_m: float,
+    cost_vnd_per_km: float,
+    max_km: float | None,
+    margin_m: float = 2_000.0,
+    progress: Progress | None = None,
+) -> tuple[gpd.GeoDataFrame, NDArray[np.float64], str]:
+    """:func:`plan_extensions` one commune at a time (a commune is the unit of work).
+
+    Each commune plans on the roads and access points within ``margin_m`` of its bounds
+    (EPSG:``graph.graph["epsg"]`` metres), for its own buildings; fibre laid for one commune
+    is not credited to its neighbours. Returns the segments (``order`` renumbered city-wide),
+    the share after the plan per commune (NaN without households) and why each commune
+    stopped, summarised.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    epsg = int(graph.graph["epsg"])
+    nodes, xy = _node_xy(graph)
+    metric = communes.to_crs(epsg)
+    where = _commune_index(buildings, communes)
+    ap_xy = access_points.to_crs(epsg).geometry.representative_point()
+    parts: list[gpd.GeoDataFrame] = []
+    after = np.full(len(communes), np.nan)
+    reasons: dict[str, int] = {}
+    for i in range(len(communes)):
+        mine = buildings[where == i]
+        if len(mine) == 0:
+            continue
+        x0, y0, x1, y1 = metric.geometry.iloc[i].bounds
+        inside = ((xy[:, 0] >= x0 - margin_m) & (xy[:, 0] <= x1 + margin_m)
+                  & (xy[:, 1] >= y0 - margin_m) & (xy[:, 1] <= y1 + margin_m))
+        aps_here = access_points[((ap_xy.x >= x0 - margin_m) & (ap_xy.x <= x1 + margin_m)
+                                  & (ap_xy.y >= y0 - margin_m) & (ap_xy.y <= y1 + margin_m)
+                                  ).to_numpy()]
+        if not inside.any() or len(aps_here) == 0:
+            reasons["no roads or access points nearby"] = reasons.get(
+                "no roads or access points nearby", 0) + 1
+            continue
+        sub = nx.Graph(graph.subgraph(nodes[inside].tolist()))
+        sub.graph = {"epsg": epsg}
+        result = plan_extensions(sub, aps_here, mine, communes=communes.iloc[[i]],
+                                 target_share=target_share, drop_limit_m=drop_limit_m,
+                                 cost_vnd_per_km=cost_vnd_per_km, max_km=max_km)
+        after[i] = float(result.shares_after["share"].iloc[0])
+        reasons[result.stopped_because] = reasons.get(result.stopped_because, 0) + 1
+        if len(result.segments):
+            parts.append(result.segments)
+        if progress is not None:
+            progress(i + 1, len(communes))
+    if parts:
+        segments = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry",
+                                    crs=epsg)
+        segments["order"] = np.arange(1, len(segments) + 1)
+    else:
+        segments = gpd.GeoDataFrame({"order": [], "km": [], "cost_vnd": [], "commune": [],
+                                     "households_gained": []}, geometry=[], crs=epsg)
+    summary = "; ".join(f"{k}: {v} commune(s)" for k, v in sorted(reasons.items()))
+    return segments, after, summary
+
+
+def run_broadband(
+    settings: object,
+    db_url: str,
+    *,
+    commune: str | None = None,
+    drop_limit_m: float = DEFAULT_DROP_LIMIT_M,
+    target_share: float = 0.9,
+    plan: bool = False,
+    cost_vnd_per_km: float = DEFAULT_COST_VND_PER_KM,
+    max_km: float | None = None,
+    store: bool = True,
+    progress: Progress | None = None,
+) -> FibreRun:
+    """Fibre reach of the city or one commune from the stored layers; results as layers.
+
+    Reads ``roads`` (graph in EPSG:9210 metres), ``fibre_access_points``, ``buildings``
+    (``households``) and ``communes``; for one commune (name with or without diacritics,
+    or code) the layers within 3 km of it. Publishes ``fibre_by_commune`` and, with
+    ``plan``, ``planned_fibre`` (see :mod:`spp.coverage.publish`).
+
+    Parameters
+    ----------
+    settings : Settings
+        Gives the catalogue folder.
+    drop_limit_m : float
+        Longest drop along roads, metres (within (0, 5000]).
+    target_share : float
+        Household share each commune must reach (0–1; 0.9 = the >90 % goal).
+    cost_vnd_per_km : float
+        Cost of new fibre along roads, VND per km (≥ 0).
+
+    Raises
+    ------
+    ScenarioError
+        A parameter outside its range.
+    CommuneNotFoundError
+        ``commune`` matches none or several communes.
+    """
+    import time
+    from datetime import datetime
+
+    import pandas as pd
+
+    from spp.catalog import load_catalog
+    from spp.coverage.publish import append_run_rows, new_run_id
+    from spp.coverage.run import select_communes
+    from spp.store.query import read_layer
+
+    if not (isinstance(drop_limit_m, (int, float)) and 0 < drop_limit_m <= 5_000):
+        raise ScenarioError(f"drop_limit_m must be within (0, 5000] m, got {drop_limit_m!r}")
+    if not (isinstance(target_share, (int, float)) and 0 < target_share <= 1):
+        raise ScenarioError(f"target_share must be within (0, 1], got {target_share!r}")
+    if not (isinstance(cost_vnd_per_km, (int, float)) and 0 <= cost_vnd_per_km < 1e13):
+        raise ScenarioError(f"cost_vnd_per_km must be ≥ 0, got {cost_vnd_per_km!r}")
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    catalog = load_catalog(settings.layers_dir)  # type: ignore[attr-defined]
+    communes = read_layer(db_url, catalog.get("communes"), columns=["ma_xa", "ten"])
+    chosen = select_communes(communes, commune).reset_index(drop=True)
+    area = str(chosen["ten"].iloc[0]) if commune is not None else "Thành phố Cần Thơ"
+    run_id = new_run_id("fibre", area if commune is not None else None)
+    bbox = None
+    if commune is not None:
+        b = chosen.to_crs(METRIC_EPSG).total_bounds
+        import geopandas as gpd
+
+        box = gpd.GeoSeries.from_xy([b[0] - 3000, b[2] + 3000], [b[1] - 3000, b[3] + 3000],
+                                    crs=METRIC_EPSG).to_crs(4326).total_bounds
+        bbox = tuple(float(v) for v in box)
+    roads = read_layer(db_url, catalog.get("roads"), columns=[catalog.get("roads").primary_key],
+                       bbox=bbox)  # type: ignore[arg-type]
+    aps = read_layer(db_url, catalog.get("fibre_access_points"), columns=["ap_id"], bbox=bbox)  # type: ignore[arg-type]
+    buildings = read_layer(db_url, catalog.get("buildings"), columns=["building_id", "households"],
+                           bbox=tuple(chosen.total_bounds))
+    timings["read"] = round(time.perf_counter() - t0, 3)
+    t = time.perf_counter()
+    graph = build_road_graph(roads)
+    timings["graph"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    reach = fibre_reach(graph, aps, buildings, drop_limit_m=drop_limit_m)
+    shares = household_shares(reach, chosen, target_share=target_share)
+    segments, after, km, cost, stopped = None, None, 0.0, 0.0, None
+    if plan:
+        segments, after, stopped = _plan_by_commune(
+            graph, aps, buildings, chosen, target_share=target_share, drop_limit_m=drop_limit_m,
+            cost_vnd_per_km=cost_vnd_per_km, max_km=max_km, progress=progress)
+        km = float(segments["km"].sum()) if len(segments) else 0.0
+        cost = km * cost_vnd_per_km
+    timings["reach_plan"] = round(time.perf_counter() - t, 3)
+    run_at = datetime.now(UTC)
+    rows = pd.DataFrame({
+        "row_id": run_id + ":" + shares["id"].astype(str), "run_id": run_id, "run_at": run_at,
+        "ma_xa": shares["id"].astype(str), "commune": shares["name"],
+        "drop_limit_m": float(drop_limit_m), "target_share": float(target_share),
+        "buildings": shares["buildings"], "households": shares["households"],
+        "passable_households": shares["passable_households"], "share_households": shares["share"],
+        "meets_target": shares["meets_target"].astype(bool),
+        "households_short": shares["households_short"],
+    })
+    if segments is not None:
+        per = segments.groupby("commune")[["km", "cost_vnd"]].sum() if len(segments) else None
+        rows["share_households_after_plan"] = after
+        rows["planned_km"] = (shares["name"].map(per["km"]).fillna(0.0).to_numpy()
+                              if per is not None else 0.0)
+        rows["planned_cost_vnd"] = (shares["name"].map(per["cost_vnd"]).fillna(0.0).to_numpy()
+                                    if per is not None else 0.0)
+    versions: dict[str, int] = {}
+    if store:
+        t = time.perf_counter()
+        note = f"fibre run {run_id} ({area}), drop limit {drop_limit_m:g} m"
+        report = append_run_rows(db_url, catalog, "fibre_by_commune", rows, run_id=run_id,
+                                 note=note)
+        if report is not None:
+            versions["fibre_by_commune"] = report.version
+        if segments is not None and len(segments):
+            code = dict(zip(chosen["ten"], chosen["ma_xa"]))
+            seg = segments[segments.geometry.notna()].rename(columns={"order": "plan_order"})
+            seg = seg.assign(run_id=run_id, ma_xa=seg["commune"].map(code),
+                             segment_id=run_id + ":" + seg["plan_order"].astype(str))
+            report = append_run_rows(db_url, catalog, "planned_fibre", seg, run_id=run_id,
+                                     latest_per_area=True, note=note)
+            if report is not None:
+                versions["planned_fibre"] = report.version
+        timings["store"] = round(time.perf_counter() - t, 3)
+    seconds = time.perf_counter() - t0
+    log.info("fibre run %s: %.1f s (%s)", run_id, seconds, timings)
+    return FibreRun(run_id, area, shares, segments, km, cost, stopped, seconds, versions, timings)

@@ -1,4 +1,4 @@
-"""``spp broadband``: fibre reach along roads (file based; DB-backed runs come later)."""
+"""``spp broadband``: fibre reach along roads (``reach`` file based, ``run`` on the store)."""
 
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ def reach_cmd(roads: Path, access_points: Path, buildings: Path, communes: Path 
 
     if out.exists() and not overwrite:
         raise InputFileError(f"{out} exists; pass --overwrite to replace it")
-    graph = build_road_graph(_read(roads), epsg=epsg)  # type: ignore[arg-type]
-    reach = fibre_reach(graph, _read(access_points), _read(buildings),  # type: ignore[arg-type]
+    graph = build_road_graph(_read(roads), epsg=epsg)
+    reach = fibre_reach(graph, _read(access_points), _read(buildings),
                         drop_limit_m=drop_limit_m)
     written = reach.copy()
     for col in ("road_distance_m", "total_distance_m"):
@@ -65,6 +65,52 @@ def reach_cmd(roads: Path, access_points: Path, buildings: Path, communes: Path 
     click.echo(f"{out}: {int(reach['passable'].sum())} of {len(reach)} buildings passable, "
                f"{(hh * reach['passable']).sum() / max(hh.sum(), 1):.1%} of households")
     if communes is not None:
-        shares = household_shares(reach, _read(communes),  # type: ignore[arg-type]
+        shares = household_shares(reach, _read(communes),
                                   target_share=target_share)
         click.echo(shares.to_csv(index=False), nl=False)
+
+
+@broadband.command("run")
+@click.option("--commune", default=None, metavar="NAME",
+              help="One commune (name with or without diacritics, or code); default the city.")
+@click.option("--drop-limit-m", default=300.0, show_default=True, type=float,
+              help="Longest drop along roads, m.")
+@click.option("--target-share", default=0.9, show_default=True, type=float,
+              help="Household share each commune should reach.")
+@click.option("--plan", is_flag=True, help="Also plan fibre extensions to reach the target.")
+@click.option("--cost-vnd-per-km", default=None, type=float,
+              help="Cost of new fibre along roads, VND/km (default 150,000,000, a placeholder).")
+@click.option("--max-km", default=None, type=float, help="Plan budget in km of new fibre.")
+def run_cmd(commune: str | None, drop_limit_m: float, target_share: float, plan: bool,
+            cost_vnd_per_km: float | None, max_km: float | None) -> None:
+    """Households passable per commune from the stored layers; store them (and a plan)."""
+    from spp.broadband import DEFAULT_COST_VND_PER_KM, run_broadband
+    from spp.cli.options import progress_enabled
+    from spp.settings import get_settings
+    from spp.store.db import url
+
+    progress = None
+    if plan and progress_enabled():
+        from tqdm import tqdm
+
+        bar = tqdm(desc="extensions", unit="ext")
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+    settings = get_settings()
+    run = run_broadband(settings, url(settings), commune=commune, drop_limit_m=drop_limit_m,
+                        target_share=target_share, plan=plan, max_km=max_km,
+                        cost_vnd_per_km=(DEFAULT_COST_VND_PER_KM if cost_vnd_per_km is None
+                                         else cost_vnd_per_km),
+                        progress=progress)
+    hh = float(run.shares["households"].sum())
+    ok = float(run.shares["passable_households"].sum())
+    meets = int(run.shares["meets_target"].sum())
+    click.echo(f"run {run.run_id}: {run.area}, {run.seconds:.1f} s; households passable "
+               f"{ok / hh if hh else float('nan'):.1%} of {hh:,.0f}; {meets} of "
+               f"{len(run.shares)} communes meet {target_share:.0%}")
+    if run.segments is not None:
+        click.echo(f"plan: {len(run.segments)} extensions, {run.km:,.1f} km, "
+                   f"{run.cost_vnd:,.0f} VND ({run.stopped_because})")
+    click.echo("stored: " + ", ".join(f"{k} v{v}" for k, v in run.versions.items()))
