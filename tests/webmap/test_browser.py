@@ -154,3 +154,16 @@ def test_restricted_layers_appear_only_with_a_valid_key(browser: Any, map_url: s
     assert browser.find_elements("css selector", f"input[data-layer='{D.SECRET}']")
     assert browser.execute_script(f"return !!window.spp.map.getSource('src-{D.SECRET}')")
     browser.execute_script("sessionStorage.removeItem('spp.apiKey')")
+
+
+def test_clicking_a_feature_shows_its_attributes(browser: Any, map_url: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    open_map(browser, map_url)
+    browser.execute_script("window.spp.map.jumpTo({center: [105.778, 10.033], zoom: 13})")
+    wait_idle(browser)
+    ActionChains(browser).move_to_element(browser.find_element("id", "map")).click().perform()
+    text = wait_for(browser, "const i = document.querySelector('#info'); return !i.hidden && i.innerText")
+    titles = browser.execute_script("return window.spp.config.layers.map(l => l.title.vi)")
+    assert any(t in text for t in titles)
+    assert browser.find_elements("css selector", "#info td")
