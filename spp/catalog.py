@@ -135,6 +135,9 @@ class LayerSpec(_Strict):
     style: Style = Field(default_factory=Style)
     sample: str | None = None
     """File (relative to the sample-city folder) that holds this layer in the sample city."""
+    ingest: Literal["load", "api"] = "load"
+    """How rows arrive: ``load`` — whole versions through ``spp load`` (and analyses);
+    ``api`` — row by row through the API (e.g. citizen field reports), never replaced by a load."""
 
     @model_validator(mode="after")
     def _check(self) -> LayerSpec:

@@ -26,7 +26,7 @@ import shapely
 from psycopg import sql
 
 from spp.catalog import LayerSpec
-from spp.errors import DatabaseError, LoadValidationError, VersionNotFoundError
+from spp.errors import DatabaseError, LoadValidationError, ValidationProblem, VersionNotFoundError
 from spp.store import pgbinary
 from spp.store import schema as S
 from spp.store.sources import read_source, restore_shapefile_names
@@ -290,6 +290,10 @@ def load_layer(
     """
     t0 = time.perf_counter()
     path = Path(path)
+    if spec.ingest != "load":
+        raise LoadValidationError(spec.name, path.name, [ValidationProblem(
+            "not_loadable", f"layer '{spec.name}' is written through the API ({spec.ingest}); a bulk load "
+            "would replace its rows and their moderation state — add features through the API instead")])
     from spp.store.sources import file_sha256
 
     sha = file_sha256(path) if path.is_file() else ""

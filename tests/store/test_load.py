@@ -398,3 +398,11 @@ def test_single_and_multi_geometries_load_into_any_line_or_polygon_layer(db_url:
     assert [r[0] for r in rows] == ["ST_Multi" + geometry.removeprefix("Multi")] * 2
     assert [r[1] for r in rows] == [1, 2]
     assert rows[0][2] == pytest.approx(one.area if "Polygon" in geometry else one.length)
+
+
+def test_api_written_layers_refuse_bulk_loads(db_url: str, catalog: object, pumps: gpd.GeoDataFrame,
+                                              write: Writer) -> None:
+    spec = catalog.get("field_reports")  # type: ignore[attr-defined]
+    assert spec.ingest == "api"
+    with pytest.raises(LoadValidationError, match="written through the API"):
+        load_layer(db_url, spec, write(pumps, "reports.geojson"))
