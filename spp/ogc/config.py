@@ -80,6 +80,13 @@ _CONNECTION = {
     "search_path": ["spp"],
 }
 
+_MANAGER = {
+    # async jobs of OGC API - Processes: TinyDB file and results under the state folder
+    "name": "spp.ogc.processes.SppJobManager",
+    "connection": "${SPP_STATE_DIR:-.spp}/ogc/process-jobs.json",
+    "output_dir": "${SPP_STATE_DIR:-.spp}/ogc/process-results",
+}
+
 
 def _both(text_vi: str, text_en: str) -> dict[str, str]:
     """A multilingual value whose every language also shows the other one, so that a client
@@ -174,6 +181,15 @@ def _resource(spec: LayerSpec, access: Access) -> dict[str, Any]:
     }
 
 
+def _processes() -> dict[str, Any]:
+    """OGC API - Processes resources from the registry :data:`spp.ogc.processes.PROCESSES`;
+    each processor gets the database connection placeholders, like the providers."""
+    from spp.ogc.processes import PROCESSES
+
+    return {pid: {"type": "process", "processor": {"name": path, "data": dict(_CONNECTION)}}
+            for pid, path in PROCESSES.items()}
+
+
 def build_config(catalog: Catalog, *, access: Access = "public") -> dict[str, Any]:
     """The pygeoapi configuration for ``access`` as a mapping.
 
@@ -198,6 +214,7 @@ def build_config(catalog: Catalog, *, access: Access = "public") -> dict[str, An
             "limits": {"default_items": 10, "max_items": MAX_ITEMS, "on_exceed": "error"},
             "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
                     "attribution": "© OpenStreetMap contributors"},
+            "manager": _MANAGER,
         },
         "logging": {"level": "ERROR"},
         "metadata": {
@@ -220,7 +237,7 @@ def build_config(catalog: Catalog, *, access: Access = "public") -> dict[str, An
             "contact": {"name": "SPP", "position": "GIS", "address": "Cần Thơ", "city": "Cần Thơ",
                         "country": "Việt Nam", "url": "https://www.cantho.gov.vn", "role": "pointOfContact"},
         },
-        "resources": {spec.name: _resource(spec, access) for spec in layers},
+        "resources": {**{spec.name: _resource(spec, access) for spec in layers}, **_processes()},
     }
 
 

@@ -8,6 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# the OGC tests' live server and database fixtures, for the process tests (session-scoped,
+# shared with tests/ogc when both run)
+from tests.ogc.conftest import (  # noqa: F401
+    api_key,
+    base,
+    http,
+    ogc_catalog,
+    ogc_db,
+    ogc_home,
+    ogc_server,
+    ogc_settings,
+)
+
 # A corner of Ninh Kiều in EPSG:9210 (VN-2000 / TM-3 105°45′), metres.
 ORIGIN_X, ORIGIN_Y = 587_000.0, 1_108_000.0
 
