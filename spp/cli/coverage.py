@@ -118,7 +118,8 @@ def _stage_bar() -> object:
 @click.option("--plan", is_flag=True, help="Also plan new 5G sites (greedy, to 100% per commune).")
 @click.option("--max-sites", default=None, type=int, help="Plan budget in sites.")
 @click.option("--dem", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="DEM GeoTIFF in EPSG:9210 metres (default: the sample city's dem.tif).")
+              help="DEM GeoTIFF in EPSG:9210 metres "
+                   "(default: SPP_FLOOD_DEM or the sample city's dem.tif).")
 def run_cmd(commune: str | None, resolution_m: float, threshold_dbm: float, no_buildings: bool,
             plan: bool, max_sites: int | None, dem: Path | None) -> None:
     """Best-server RSRP from the stored layers; store shares, gaps (and a site plan)."""

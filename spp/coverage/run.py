@@ -293,6 +293,9 @@ def run_coverage(
         Also plan new 5G sites (greedy, to 100 % of people per commune).
     max_sites, max_candidates : int
         Plan budget in sites; candidate masts examined.
+    dem_path : Path, optional
+        Ground elevation GeoTIFF in EPSG:9210 metres; default the city DEM
+        (``SPP_FLOOD_DEM`` or the sample city's ``dem.tif``).
     store : bool
         Publish the result layers (False: compute and write the COG only).
     progress : callable, optional
@@ -337,7 +340,11 @@ def run_coverage(
     area_m = chosen.to_crs(9210)
     b = area_m.total_bounds
     margin = REACH_M if commune is not None else 0.0
-    ground, grid = read_area_dem(dem_path or settings.sample_dir / "dem.tif",
+    if dem_path is None:
+        from spp.flood.city import default_dem  # the city DEM: SPP_FLOOD_DEM or the sample's
+
+        dem_path = default_dem(settings)
+    ground, grid = read_area_dem(dem_path,
                                  (b[0] - margin, b[1] - margin, b[2] + margin, b[3] + margin),
                                  resolution_m=resolution_m)
     grid_bbox = tuple(gpd.GeoSeries.from_xy(
