@@ -91,14 +91,14 @@ def test_fibre_process_execute_answers_household_shares(sample_db: str) -> None:
     assert len(out["communes"]) == 1 and 0 <= out["share_households"] <= 1
 
 
-def _listed(http: requests.Session, base: str) -> set[str]:
+def _listed(http: requests.Session, base: str) -> set[str]:  # noqa: F811
     resp = http.get(f"{base}/processes?f=json", timeout=30)
     return {p["id"] for p in resp.json().get("processes", [])} if resp.ok else set()
 
 
 @pytest.mark.slow
-def test_processes_run_through_the_live_server(http: requests.Session, base: str,
-                                               ogc_db: str) -> None:
+def test_processes_run_through_the_live_server(http: requests.Session, base: str,  # noqa: F811
+                                               ogc_db: str) -> None:  # noqa: F811
     if not {"coverage-gaps", "fibre-reach"} <= _listed(http, base):
         pytest.fail("ogc_config.yml does not list the coverage processes; run 'spp ogc config'")
     bad = http.post(f"{base}/processes/coverage-gaps/execution",
@@ -118,8 +118,8 @@ def test_processes_run_through_the_live_server(http: requests.Session, base: str
 
 
 @pytest.mark.slow
-def test_fibre_process_runs_as_an_asynchronous_job(http: requests.Session, base: str,
-                                                   ogc_db: str) -> None:
+def test_fibre_process_runs_as_an_asynchronous_job(http: requests.Session, base: str,  # noqa: F811
+                                                   ogc_db: str) -> None:  # noqa: F811
     import time
 
     if "fibre-reach" not in _listed(http, base):
