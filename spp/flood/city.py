@@ -421,5 +421,8 @@ def run_city_scenario(
               **{f"duration_above_{thr:g}m": f"{run_id}/{fname}" for thr, fname in durations.items()}},
         db_url=db_url, catalog=catalog, publish=publish,
         extra={"duration_h": scenario.duration_h, "mass_balance_error_pct": mb.error_pct,
-               "mass_balance_error_m3": mb.error_m3, "wall_s": result.wall_s},
+               "mass_balance_error_m3": mb.error_m3, "wall_s": result.wall_s,
+               # not stored in flood_runs; for reports and benchmarks
+               "steps": result.steps, "rate": result.cell_updates_per_s,
+               "grid": f"{terrain.shape[1]}×{terrain.shape[0]}"},
     )
