@@ -18,6 +18,8 @@ __all__ = ["MANAGER", "PROCESSES", "ProcessInputError", "SppJobManager"]
 PROCESSES: dict[str, str] = {
     "flood-static": "spp.ogc.processes.flood.FloodStaticProcessor",
     "flood-dynamic": "spp.ogc.processes.flood.FloodDynamicProcessor",
+    "coverage-gaps": "spp.ogc.processes.coverage.CoverageGapsProcessor",
+    "fibre-reach": "spp.ogc.processes.coverage.FibreReachProcessor",
 }
 """Process id → dotted path of its ``pygeoapi.process.base.BaseProcessor`` subclass."""
 
