@@ -647,6 +647,8 @@ def run_broadband(
         Household share each commune must reach (0–1; 0.9 = the >90 % goal).
     cost_vnd_per_km : float
         Cost of new fibre along roads, VND per km (≥ 0).
+    max_km : float, optional
+        Plan budget in km of new fibre, per commune (communes plan one at a time).
 
     Raises
     ------

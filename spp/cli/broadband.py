@@ -80,7 +80,8 @@ def reach_cmd(roads: Path, access_points: Path, buildings: Path, communes: Path 
 @click.option("--plan", is_flag=True, help="Also plan fibre extensions to reach the target.")
 @click.option("--cost-vnd-per-km", default=None, type=float,
               help="Cost of new fibre along roads, VND/km (default 150,000,000, a placeholder).")
-@click.option("--max-km", default=None, type=float, help="Plan budget in km of new fibre.")
+@click.option("--max-km", default=None, type=float,
+              help="Plan budget in km of new fibre per commune.")
 def run_cmd(commune: str | None, drop_limit_m: float, target_share: float, plan: bool,
             cost_vnd_per_km: float | None, max_km: float | None) -> None:
     """Households passable per commune from the stored layers; store them (and a plan)."""
