@@ -212,25 +212,35 @@ def sector_rsrp_window(
     inside = los != OUTSIDE
     is_los = los == 1
     windows: list[NDArray[np.float32]] = []
+    in_radius = np.hypot(dx, dy) <= settings.radius_m
+    # sectors of one mast usually share scenario, band and height: one path loss for all
+    shared: dict[tuple[str, float, float], tuple[NDArray[np.bool_], NDArray[np.float64]]] = {}
     for sector in sectors:
         rsrp = np.full(los.shape, np.nan, dtype=np.float32)
-        if sector.scenario == "fspl":
-            valid = inside
+        key = (sector.scenario, sector.band_mhz, sector.height_m)
+        if key in shared:
+            valid, pl = shared[key]
         else:
-            rng = MODEL_RANGES[sector.scenario]
-            valid = inside & np.where(
-                is_los, d2d <= rng.d_2d_los_m[1], d2d <= rng.d_2d_nlos_m[1])
-            valid &= np.hypot(dx, dy) <= settings.radius_m
+            if sector.scenario == "fspl":
+                valid = inside
+            else:
+                rng = MODEL_RANGES[sector.scenario]
+                valid = inside & np.where(
+                    is_los, d2d <= rng.d_2d_los_m[1], d2d <= rng.d_2d_nlos_m[1])
+                valid &= in_radius
+            pl = np.empty(0)
+            if valid.any():
+                pl = pathloss_db(
+                    sector.scenario, d2d[valid], sector.band_mhz, h_bs_m=sector.height_m,
+                    h_ut_m=settings.target_height_m, los=is_los[valid],
+                    building_height_m=settings.building_height_m,
+                    street_width_m=settings.street_width_m,
+                    out_of_range=settings.out_of_range,  # type: ignore[arg-type]
+                )
+            shared[key] = (valid, pl)
         if not valid.any():
             windows.append(rsrp)
             continue
-        pl = pathloss_db(
-            sector.scenario, d2d[valid], sector.band_mhz, h_bs_m=sector.height_m,
-            h_ut_m=settings.target_height_m, los=is_los[valid],
-            building_height_m=settings.building_height_m,
-            street_width_m=settings.street_width_m,
-            out_of_range=settings.out_of_range,  # type: ignore[arg-type]
-        )
         if sector.azimuth_deg is None:
             gain = np.zeros_like(pl)
         else:
