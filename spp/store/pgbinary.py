@@ -60,7 +60,7 @@ def field_bytes(values: object, pg_type: str) -> pa.Array:
         null = series.isna().to_numpy(dtype=bool)
     if pg_type in ("text", "bytes"):
         if series is not None:
-            obj = series.to_numpy(dtype=object)
+            obj = series.to_numpy(dtype=object, copy=True)
             obj[null] = None
             arr = pa.array(obj, type=pa.string() if pg_type == "text" else pa.binary())
         return _with_length(arr.cast(pa.binary()), null)

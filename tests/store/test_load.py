@@ -406,3 +406,14 @@ def test_api_written_layers_refuse_bulk_loads(db_url: str, catalog: object, pump
     assert spec.ingest == "api"
     with pytest.raises(LoadValidationError, match="written through the API"):
         load_layer(db_url, spec, write(pumps, "reports.geojson"))
+
+
+def test_all_null_optional_columns_load(db_url: str, pump_spec: LayerSpec, pumps: gpd.GeoDataFrame,
+                                        write: Writer) -> None:
+    """Every optional column empty (text, real, integer, boolean, date) still loads as NULLs."""
+    g = pumps[["station_id", "ten", "geometry"]].copy()
+    report = load_layer(db_url, pump_spec, write(g, "sparse.geojson"), force=True)
+    assert report.rows == 20
+    got = _rows(db_url)
+    for col in ("capacity_m3s", "pumps", "status", "automated", "commissioned"):
+        assert got[col].isna().all(), col
