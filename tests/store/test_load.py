@@ -367,12 +367,12 @@ def test_read_layer_returns_what_was_loaded_with_bbox_filter(live: str, pump_spe
     assert sorted(inside.station_id) == sorted(want) and len(want) > 0
 
 
-def test_read_layer_of_a_layer_never_loaded_says_how_to_load_it(db_url: str, catalog: object) -> None:
+def test_read_layer_of_a_layer_never_loaded_says_how_to_load_it(db_url: str, pump_spec: LayerSpec) -> None:
     from spp.errors import LayerNotFoundError
     from spp.store.query import read_layer
 
-    spec = catalog.get("trees")  # type: ignore[attr-defined]
-    with pytest.raises(LayerNotFoundError, match="spp load trees"):
+    spec = pump_spec.model_copy(update={"name": "test_never_loaded"})
+    with pytest.raises(LayerNotFoundError, match="spp load test_never_loaded"):
         read_layer(db_url, spec)
 
 
