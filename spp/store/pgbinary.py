@@ -28,7 +28,7 @@ TRAILER = (-1).to_bytes(2, "big", signed=True)
 _PG_EPOCH_DAYS = 10957  # 2000-01-01 − 1970-01-01 in days
 _PG_EPOCH_US = _PG_EPOCH_DAYS * 86_400_000_000
 _REST = 1 << 30  # "to the end" for binary_slice
-_WKB_CODE = {0: 1, 1: 2, 3: 3, 4: 4, 5: 5, 6: 6}  # shapely type id → WKB geometry type
+_WKB_CODE = np.array([1, 2, 2, 3, 4, 5, 6, 7], dtype=np.uint32)  # shapely type id → WKB type
 
 
 def _fixed_rows(raw: np.ndarray) -> pa.Array:
@@ -102,7 +102,7 @@ def geometry_ewkb(geoms: np.ndarray, *, srid: int = 4326, multi: bool = False) -
         raw[:, 9:] = np.ascontiguousarray(xy, dtype="<f8").view(np.uint8).reshape(n, 16)
         return _fixed_rows(raw)
     wkb = pa.array(shapely.to_wkb(geoms, byte_order=1, output_dimension=2), type=pa.binary())
-    codes = np.vectorize(_WKB_CODE.__getitem__, otypes=[np.uint32])(type_ids) if n else np.zeros(0, np.uint32)
+    codes = _WKB_CODE[type_ids]
     promote = multi & np.isin(type_ids, [0, 1, 3])
     out_codes = np.where(promote, codes + 3, codes) | np.uint32(0x20000000)
     head = np.empty((n, 13), dtype=np.uint8)
