@@ -16,9 +16,8 @@ import math
 import os
 from typing import Any, ClassVar
 
-from pygeoapi.process.base import BaseProcessor
-
 from spp.errors import SppError
+from spp.ogc.processes.base import SppProcessor
 
 __all__ = ["CoverageGapsProcessor", "FibreReachProcessor"]
 
@@ -154,26 +153,8 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
-class _Processor(BaseProcessor):  # type: ignore[misc]
+class _Processor(SppProcessor):
     """Shared plumbing: database URL, commune check, errors → 400, one run at a time."""
-
-    METADATA: ClassVar[dict[str, Any]] = {}
-
-    def __init__(self, processor_def: dict[str, Any]):
-        super().__init__(processor_def, self.METADATA)
-        self.connection = dict(processor_def.get("data") or {})
-
-    def _db_url(self) -> str:
-        from psycopg.conninfo import make_conninfo
-
-        params = {k: str(v) for k, v in self.connection.items()
-                  if k in ("host", "port", "dbname", "user", "password") and v not in (None, "")}
-        if not params:
-            from spp.settings import get_settings
-            from spp.store.db import url
-
-            return url(get_settings())
-        return make_conninfo(**params)
 
     def _inputs(self, data: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError

@@ -19,9 +19,8 @@ import os
 import threading
 from typing import Any, ClassVar
 
-from pygeoapi.process.base import BaseProcessor
-
 from spp.errors import SppError
+from spp.ogc.processes.base import SppProcessor
 
 __all__ = ["FloodDynamicProcessor", "FloodStaticProcessor"]
 
@@ -147,26 +146,8 @@ def _unknown(data: dict[str, Any], allowed: set[str]) -> None:
         raise _bad(f"unknown input(s) {extra}; this process takes {sorted(allowed)}")
 
 
-class _FloodProcessor(BaseProcessor):  # type: ignore[misc]
+class _FloodProcessor(SppProcessor):
     """Shared plumbing: database URL, settings, catalogue, result JSON."""
-
-    METADATA: ClassVar[dict[str, Any]] = {}
-
-    def __init__(self, processor_def: dict[str, Any]):
-        super().__init__(processor_def, self.METADATA)
-        self.connection = dict(processor_def.get("data") or {})
-
-    def _db_url(self) -> str:
-        from psycopg.conninfo import make_conninfo
-
-        params = {k: str(v) for k, v in self.connection.items()
-                  if k in ("host", "port", "dbname", "user", "password") and v not in (None, "")}
-        if not params:
-            from spp.settings import get_settings
-            from spp.store.db import url
-
-            return url(get_settings())
-        return make_conninfo(**params)
 
     def _context(self) -> tuple[Any, Any, str]:
         from spp.catalog import load_catalog

@@ -1,0 +1,33 @@
+"""Plumbing shared by SPP's OGC API processes: the database connection a processor is
+configured with (the same ``${SPP_PG_*}`` placeholders as the feature providers)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pygeoapi.process.base import BaseProcessor
+
+__all__ = ["SppProcessor"]
+
+
+class SppProcessor(BaseProcessor):  # type: ignore[misc]
+    """A pygeoapi processor with ``METADATA`` as a class attribute and a database URL."""
+
+    METADATA: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, processor_def: dict[str, Any]):
+        super().__init__(processor_def, self.METADATA)
+        self.connection = dict(processor_def.get("data") or {})
+
+    def _db_url(self) -> str:
+        """libpq URL from the processor's connection settings, else SPP's own database."""
+        from psycopg.conninfo import make_conninfo
+
+        params = {k: str(v) for k, v in self.connection.items()
+                  if k in ("host", "port", "dbname", "user", "password") and v not in (None, "")}
+        if not params:
+            from spp.settings import get_settings
+            from spp.store.db import url
+
+            return url(get_settings())
+        return make_conninfo(**params)
