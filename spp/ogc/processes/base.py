@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pygeoapi.process.base import BaseProcessor
 
-__all__ = ["SppProcessor"]
+__all__ = ["SppProcessor", "bad_input"]
 
 
 class SppProcessor(BaseProcessor):  # type: ignore[misc]
@@ -31,3 +31,10 @@ class SppProcessor(BaseProcessor):  # type: ignore[misc]
 
             return url(get_settings())
         return make_conninfo(**params)
+
+
+def bad_input(message: str) -> Exception:
+    """A 400 ``InvalidParameterValue`` carrying ``message`` for the caller."""
+    from spp.ogc.processes import ProcessInputError
+
+    return ProcessInputError(user_msg=message)  # type: ignore[no-any-return]

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from spp.errors import SppError
 from spp.ogc.processes.base import SppProcessor
+from spp.ogc.processes.base import bad_input as _bad
 
 __all__ = ["FloodDynamicProcessor", "FloodStaticProcessor"]
 
@@ -118,10 +119,6 @@ DYNAMIC_METADATA: dict[str, Any] = {
 }
 
 
-def _bad(message: str) -> Exception:
-    from spp.ogc.processes import ProcessInputError
-
-    return ProcessInputError(user_msg=message)  # type: ignore[no-any-return]
 
 
 def _number(data: dict[str, Any], key: str, *, default: float | None = None,
