@@ -15,7 +15,7 @@ from typing import Any
 from spp.catalog import Catalog, LayerSpec
 from spp.validate import CITY_BBOX_4326
 
-__all__ = ["BASE_LAYERS", "RUN_FIELDS", "THEME_TITLES", "build_map_config", "layer_entry"]
+__all__ = ["BASE_LAYERS", "LABEL_FONTS", "LABEL_MIN_ZOOM", "RUN_FIELDS", "THEME_TITLES", "build_map_config", "layer_entry"]
 
 BASE_LAYERS = ("communes", "waterways", "roads")
 """Layers drawn at start: together they are the (offline) basemap."""
@@ -40,6 +40,14 @@ THEME_TITLES: dict[str, dict[str, str]] = {
     "power": {"vi": "Điện lực", "en": "Power"},
     "population": {"vi": "Dân cư", "en": "Population"},
 }
+
+LABEL_MIN_ZOOM: dict[str, int] = {"communes": 10, "waterways": 12, "roads": 14}
+"""Zoom from which a layer's names are drawn; other layers label from zoom 15 (or later)."""
+
+LABEL_FONTS = ("Noto Sans Regular", "DejaVu Sans", "sans-serif")
+"""Font stack for labels. The map sets no ``glyphs`` URL, so MapLibre (≥ 5.11) draws the
+labels with the browser's own fonts (TinySDF): no glyph server, no internet. Vietnamese
+names are NFC, so every letter is one precomposed code point that these fonts cover."""
 
 # sequential blues for depth classes, greens/oranges for other class fields
 _DEPTH_PALETTE = ("#c6dbef", "#6baed6", "#2171b5", "#08306b", "#081d58")
@@ -67,6 +75,19 @@ def _class_field(spec: LayerSpec) -> tuple[str, list[str | int], tuple[str, ...]
     return f.name, list(f.allowed or []), palette
 
 
+def _label(spec: LayerSpec) -> dict[str, Any] | None:
+    """Which public field names the layer's features on the map, from which zoom, in which fonts."""
+    field = spec.style.label_field
+    if not field or field not in {f.name for f in spec.public_fields}:
+        return None
+    zoom = LABEL_MIN_ZOOM.get(spec.name, max(spec.min_zoom, 15))
+    label: dict[str, Any] = {"field": field, "min_zoom": zoom, "fonts": list(LABEL_FONTS),
+                             "placement": "line" if _kind(spec) == "line" else "point"}
+    if spec.name == "communes":  # one point per commune instead of one label per tile piece
+        label["points"] = "communes/labels.geojson"
+    return label
+
+
 def layer_entry(spec: LayerSpec, *, latest_run: Any = None) -> dict[str, Any]:
     """The browser-side description of one layer (see the module docstring)."""
     style = spec.style
@@ -90,6 +111,7 @@ def layer_entry(spec: LayerSpec, *, latest_run: Any = None) -> dict[str, Any]:
         "fields": [{"name": f.name, "title": {"vi": f.description.vi, "en": f.description.en}, "unit": f.unit}
                    for f in spec.public_fields],
         "filter": None,
+        "label": _label(spec),
         "legend": [{"label": {"vi": spec.title.vi, "en": spec.title.en}, "color": fill if _kind(spec) == "fill"
                     else color}],
     }

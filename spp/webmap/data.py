@@ -108,6 +108,19 @@ class MapData:
         ranked.sort(key=lambda t: (t[0], t[1]))
         return [{k: v for k, v in c.items() if k != "key"} for _, _, c in ranked[:limit]]
 
+    def commune_labels(self) -> dict[str, Any]:
+        """One label point per commune (GeoJSON, EPSG:4326): the centre of the polygon's largest
+        inscribed circle, so a label sits inside even a crescent-shaped ward, once per commune
+        rather than once per vector tile the polygon crosses."""
+        def compute() -> dict[str, Any]:
+            rows = self._rows(
+                "SELECT ma_xa, ten, ten_en, ST_AsGeoJSON((ST_MaximumInscribedCircle(geom)).center, 6) "
+                "FROM spp.communes ORDER BY ma_xa")
+            return {"type": "FeatureCollection", "features": [
+                {"type": "Feature", "geometry": json.loads(r[3]),
+                 "properties": {"ma_xa": r[0], "ten": r[1], "ten_en": r[2]}} for r in rows]}
+        return self._cached("commune_labels", compute)
+
     def commune(self, ma_xa: str) -> dict[str, Any] | None:
         """One commune with its outline (GeoJSON, simplified to ~5 m) and its indicator card."""
         rows = self._rows(

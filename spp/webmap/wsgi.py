@@ -176,6 +176,12 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
         query = request.args.get("q", "")[:100]
         return jsonify(query=query, results=data.search(query))
 
+    @app.get("/communes/labels.geojson")
+    def commune_labels() -> Any:
+        resp = Response(json.dumps(data.commune_labels(), ensure_ascii=False), mimetype="application/geo+json")
+        resp.headers["Cache-Control"] = "max-age=60"
+        return resp
+
     @app.get("/communes/<ma_xa>.json")
     def commune(ma_xa: str) -> Any:
         found = data.commune(ma_xa[:20])

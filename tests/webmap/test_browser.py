@@ -97,6 +97,11 @@ def test_search_without_diacritics_zooms_to_the_commune_and_opens_its_card(brows
     assert 105.76 < center[0] < 105.80 and 10.01 < center[1] < 10.05
     wait_idle(browser)
     assert severe(browser) == []
+    # the commune names are drawn offline (browser fonts, no glyph server) with their diacritics
+    assert browser.execute_script("return window.spp.map.getStyle().glyphs") is None
+    labels = browser.execute_script(
+        "return window.spp.map.queryRenderedFeatures({layers: ['communes-label']}).map(f => f.properties.ten)")
+    assert "Phường Ninh Kiều" in labels
     _, image = map_pixels(browser)
     out = ROOT / "docs" / "map.png" if os.environ.get("SPP_UPDATE_SCREENSHOT") else None
     if out is not None:

@@ -35,6 +35,8 @@ def test_config_follows_the_catalogue_and_hides_restricted_fields(
     assert communes["title"] == {"vi": spec.title.vi, "en": spec.title.en}
     assert communes["paint"]["fill"]["fill-color"] == spec.style.fill
     assert communes["min_zoom"] == spec.min_zoom
+    assert communes["label"]["field"] == spec.style.label_field == "ten"
+    assert communes["label"]["placement"] == "point" and layers["roads"]["label"]["placement"] == "line"
     probe = layers[D.PROBE]
     assert "chu_so_huu" not in {f["name"] for f in probe["fields"]}
     assert probe["has_restricted_fields"] is True
@@ -56,6 +58,20 @@ def test_search_finds_a_commune_with_or_without_diacritics(map_url: str, http: r
     assert card["geometry"]["type"] in ("Polygon", "MultiPolygon")
     assert card["indicators"]["ma_xa"] == code and card["indicators"]["population"] == card["dan_so"]
     assert http.get(map_url + "communes/00000.json").status_code == 404
+
+
+def test_commune_labels_are_one_point_inside_each_commune(map_url: str, http: requests.Session) -> None:
+    from shapely.geometry import Point, shape
+
+    r = http.get(map_url + "communes/labels.geojson")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/geo+json")
+    features = r.json()["features"]
+    codes = [f["properties"]["ma_xa"] for f in features]
+    assert features and len(codes) == len(set(codes))
+    for f in features:
+        card = http.get(map_url + f"communes/{f['properties']['ma_xa']}.json").json()
+        assert f["properties"]["ten"] == card["ten"]
+        assert shape(card["geometry"]).contains(Point(f["geometry"]["coordinates"])), card["ten"]
 
 
 def _csv(text: str) -> list[dict[str, str]]:

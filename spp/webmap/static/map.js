@@ -85,6 +85,27 @@
     return out;
   }
 
+  function labelLayer(layer) {
+    // Names drawn with the browser's own fonts: the style has no glyphs URL (MapLibre >= 5.11).
+    const lab = layer.label;
+    if (!lab) return null;
+    const def = {
+      id: layer.name + "-label", type: "symbol", source: lab.points ? "labels-" + layer.name : "src-" + layer.name,
+      minzoom: Math.max(lab.min_zoom, layer.min_zoom),
+      layout: {
+        visibility: state.visible.has(layer.name) ? "visible" : "none",
+        "text-field": ["to-string", ["get", lab.field]], "text-font": lab.fonts,
+        "text-size": lab.placement === "line" ? 11 : 12, "symbol-placement": lab.placement,
+        "text-max-width": 8,
+      },
+      paint: { "text-color": "#333333", "text-halo-color": "#ffffff", "text-halo-width": 1.5 },
+    };
+    if (!lab.points) def["source-layer"] = layer.name;
+    if (layer.filter && !lab.points) def.filter = layer.filter;
+    if (layer.kind === "circle") { def.layout["text-offset"] = [0, 1.1]; def.layout["text-anchor"] = "top"; }
+    return def;
+  }
+
   const ORDER = { fill: 0, line: 1, circle: 2 };
   function drawOrder(layers) {
     // base polygons, other polygons, analysis polygons, lines, points
@@ -100,17 +121,26 @@
     if (map.getSource(src)) return;
     map.addSource(src, { type: "vector", tiles: [tileUrl(layer)], minzoom: layer.min_zoom, maxzoom: Math.min(layer.max_zoom, 16) });
     for (const def of styleLayers(layer)) map.addLayer(def, map.getLayer("highlight-line") ? "highlight-line" : undefined);
+    const label = labelLayer(layer);
+    if (label) { // names above every geometry and the highlight
+      if (layer.label.points && !map.getSource(label.source)) map.addSource(label.source, { type: "geojson", data: layer.label.points });
+      map.addLayer(label);
+    }
   }
 
   function layerIds(layer) {
     return layer.kind === "fill" ? [layer.name + "-fill", layer.name + "-line"] : [layer.name + "-" + layer.kind];
   }
 
+  function styleIds(layer) {
+    return layer.label ? [...layerIds(layer), layer.name + "-label"] : layerIds(layer);
+  }
+
   function setVisible(name, on) {
     const layer = state.config.layers.find((l) => l.name === name);
     if (!layer) return;
     if (on) state.visible.add(name); else state.visible.delete(name);
-    for (const id of layerIds(layer)) {
+    for (const id of styleIds(layer)) {
       if (state.map.getLayer(id)) state.map.setLayoutProperty(id, "visibility", on ? "visible" : "none");
     }
     renderLegend();
@@ -322,8 +352,9 @@
     map.on("error", (e) => { state.errors.push(String((e && e.error && e.error.message) || e)); console.warn("map error", e && e.error); });
     map.on("click", onClick);
     await new Promise((resolve) => map.on("load", resolve));
-    for (const layer of drawOrder(cfg.layers)) if (usable(layer)) addLayer(map, layer);
+    // the highlight first: geometry goes below it, names above it (see addLayer)
     map.addLayer({ id: "highlight-line", type: "line", source: "highlight", paint: { "line-color": "#d7301f", "line-width": 3 } });
+    for (const layer of drawOrder(cfg.layers)) if (usable(layer)) addLayer(map, layer);
     renderLayers();
     renderLegend();
     $("#csv").hidden = !cfg.indicators;
