@@ -4,7 +4,8 @@ Layers are styled from their catalogue spec (``style``: color, fill, fill_opacit
 radius, label_field) and named "vi title / en title" in the layer control. Only public
 layers and public fields ever reach a map: :func:`public_frame` refuses a restricted layer
 and drops restricted fields, whatever columns the frame carries. GeoJSON is embedded in
-the HTML, so the features show without a network; basemap tiles are optional.
+the HTML, and so are Leaflet (vendored under ``spp/webmap/static/vendor/leaflet``) and the
+legends: an exported map opens without a network. Basemap tiles are optional.
 
 Geometries go to EPSG:4326 (lon/lat) for the map; rasters on projected grids (metres,
 EPSG:9210) are warped to EPSG:4326 before being overlaid.
@@ -12,8 +13,10 @@ EPSG:9210) are warped to EPSG:4326 before being overlaid.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +49,16 @@ log = logging.getLogger(__name__)
 
 BASEMAPS: dict[str, str] = {"osm": "OpenStreetMap"}
 """Names accepted for ``basemap`` → folium tile provider (``None``: no tiles, fully offline)."""
+
+LEAFLET_DIR = Path(__file__).resolve().parent / "webmap" / "static" / "vendor" / "leaflet"
+"""Vendored Leaflet (npm ``leaflet@1.9.4``) that :func:`render_html` inlines instead of the CDN."""
+
+# Resources folium links by default that SPP's maps never use (Bootstrap, jQuery, awesome
+# markers and their fonts): dropped from the page rather than fetched from a CDN.
+_UNUSED_ASSETS = ("jquery", "bootstrap", "awesome-markers", "fontawesome", "glyphicons",
+                  "awesome.rotate")
+_SCRIPT_RE = re.compile(r'<script src="(https?://[^"]+)"></script>')
+_CSS_RE = re.compile(r'<link rel="stylesheet" href="(https?://[^"]+)"/>')
 
 _POINTS = ("Point", "MultiPoint")
 _LINES = ("LineString", "MultiLineString")
@@ -227,7 +240,6 @@ def add_raster(
     RasterError
         ``values`` is not 2-D or ``vmax <= vmin``.
     """
-    import branca.colormap as cm
     import folium
     from rasterio.crs import CRS as RioCRS
     from rasterio.warp import Resampling, calculate_default_transform, reproject
@@ -259,9 +271,52 @@ def add_raster(
                                                 name=name, show=show, pixelated=True,
                                                 mercator_project=True)
     overlay.add_to(m)
-    legend = cm.LinearColormap(list(colors), vmin=vmin, vmax=vmax, caption=caption or name)
-    legend.add_to(m)
+    _legend(caption or name, colors, vmin, vmax).add_to(m)
     return overlay
+
+
+def _legend_html(caption: str, colors: Sequence[str], vmin: float, vmax: float) -> str:
+    """A colour-ramp legend as plain HTML (no d3, unlike branca's colormap legend)."""
+    from html import escape
+
+    ramp = ", ".join(colors)
+    return (f'<div style="font:12px sans-serif;background:rgba(255,255,255,.85);padding:4px 6px;'
+            f'border-radius:4px"><div>{escape(caption)}</div>'
+            f'<div style="width:160px;height:10px;background:linear-gradient(to right, {escape(ramp)})">'
+            f'</div><div style="display:flex;justify-content:space-between">'
+            f'<span>{vmin:g}</span><span>{vmax:g}</span></div></div>')
+
+
+def _legend_class() -> type:
+    from branca.element import MacroElement
+    from jinja2 import Template
+
+    class Legend(MacroElement):  # type: ignore[misc]
+        _template = Template("""
+            {% macro script(this, kwargs) %}
+            (function () {
+                var legend = L.control({position: "bottomright"});
+                legend.onAdd = function () {
+                    var div = L.DomUtil.create("div", "spp-legend");
+                    div.innerHTML = {{ this.html|tojson }};
+                    return div;
+                };
+                legend.addTo({{ this._parent.get_name() }});
+            })();
+            {% endmacro %}
+        """)
+
+        def __init__(self, caption: str, colors: Sequence[str], vmin: float, vmax: float):
+            super().__init__()
+            self._name = "SppLegend"
+            self.html = _legend_html(caption, colors, vmin, vmax)
+
+    return Legend
+
+
+def _legend(caption: str, colors: Sequence[str], vmin: float, vmax: float) -> Any:
+    """The legend as a Leaflet control (a branca MacroElement, built on first use)."""
+    return _legend_class()(caption, colors, vmin, vmax)
 
 
 def build_map(
@@ -324,8 +379,44 @@ def build_map(
 
 
 def render_html(m: folium.Map) -> str:
-    """The map as one HTML document (GeoJSON inline)."""
-    return str(m.get_root().render())
+    """The map as one self-contained HTML document: GeoJSON, Leaflet's script and stylesheet
+    (with its images as data URIs) inline, folium's unused CDN links dropped, so it opens
+    offline. A link nothing here knows (a folium plugin added by the caller) is kept and
+    logged, since that map then needs the internet."""
+    return _inline_assets(str(m.get_root().render()))
+
+
+def _leaflet_css() -> str:
+    css = (LEAFLET_DIR / "leaflet.css").read_text(encoding="utf-8")
+
+    def data_uri(match: re.Match[str]) -> str:
+        png = (LEAFLET_DIR / match.group(1)).read_bytes()
+        return f"url(data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+    return re.sub(r"url\((images/[\w.-]+\.png)\)", data_uri, css)
+
+
+def _inline_assets(html: str) -> str:
+    def script(match: re.Match[str]) -> str:
+        url = match.group(1)
+        if re.search(r"/leaflet@[\d.]+/dist/leaflet\.js$", url):
+            js = (LEAFLET_DIR / "leaflet.js").read_text(encoding="utf-8")
+            return f"<script>{js}</script>"
+        if any(name in url for name in _UNUSED_ASSETS):
+            return ""
+        log.warning("exported map links %s: it needs the internet to show fully", url)
+        return match.group(0)
+
+    def stylesheet(match: re.Match[str]) -> str:
+        url = match.group(1)
+        if re.search(r"/leaflet@[\d.]+/dist/leaflet\.css$", url):
+            return f"<style>{_leaflet_css()}</style>"
+        if any(name in url for name in _UNUSED_ASSETS):
+            return ""
+        log.warning("exported map links %s: it needs the internet to show fully", url)
+        return match.group(0)
+
+    return _CSS_RE.sub(stylesheet, _SCRIPT_RE.sub(script, html))
 
 
 def save_map(m: folium.Map, path: Path, *, overwrite: bool = False) -> Path:
