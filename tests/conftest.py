@@ -33,13 +33,13 @@ def catalog(settings: Settings) -> Catalog:
 
 
 def _drop_stale_test_databases(settings: Settings) -> None:
-    """Drop ``spp_test_<pid>`` databases whose test session is gone (killed runs)."""
+    """Drop ``spp_test_<pid>[_<purpose>]`` databases whose test session is gone (killed runs)."""
     from spp.store.cluster import database_url, drop_database
 
     with psycopg.connect(database_url(settings, dbname="postgres"), autocommit=True) as conn:
-        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname ~ '^spp_test_[0-9]+$'")]
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname ~ '^spp_test_[0-9]+(_[a-z]+)?$'")]
     for name in names:
-        pid = int(name.rsplit("_", 1)[1])
+        pid = int(name.split("_")[2])
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
