@@ -92,6 +92,35 @@ def static_cmd(level_m: float, dem: Path | None, out: Path | None,
     click.echo(_summary(outcome))
 
 
+@flood.command("nowcast")
+@resolution_opt
+@click.option("--max-age-h", type=click.FloatRange(min=0.0, min_open=True), default=3.0, show_default=True,
+              help="Use gauges read within this many hours of the newest reading.")
+@click.option("--include-offline", is_flag=True, help="Also use gauges whose status is offline.")
+@click.option("--connectivity", type=click.Choice(["4", "8"]), default="8", show_default=True)
+@click.option("--no-store", is_flag=True, help="Write the COG but store nothing.")
+def nowcast_cmd(resolution_m: float, max_age_h: float, include_offline: bool, connectivity: str,
+                no_store: bool) -> None:
+    """Flood the city from the latest water-level readings (nearest gauge per river cell).
+
+    Same fill as `spp flood static`, with each tidal river cell at the level of its nearest
+    usable gauge (online, read within --max-age-h of the newest reading); stored as a run.
+    """
+    from spp.flood.nowcast import run_city_nowcast
+
+    settings, catalog, db_url = _city()
+    outcome, gauges = run_city_nowcast(db_url=db_url, catalog=catalog, settings=settings,
+                                       resolution_m=resolution_m, connectivity=int(connectivity),
+                                       max_age_h=max_age_h, include_offline=include_offline,
+                                       publish=not no_store)
+    levels = gauges.used["level_m"]
+    click.echo(f"{len(gauges.used)} gauges (newest reading {gauges.newest:%Y-%m-%d %H:%M} UTC), "
+               f"levels {levels.min():g}–{levels.max():g} m; {len(gauges.skipped)} left out"
+               + (" (" + ", ".join(f"{k}: {v}" for k, v in sorted(gauges.skipped.items())[:5])
+                  + (" …" if len(gauges.skipped) > 5 else "") + ")" if gauges.skipped else ""))
+    click.echo(_summary(outcome))
+
+
 @flood.command("scenarios")
 def scenarios_cmd() -> None:
     """List the bundled Can Tho scenarios."""

@@ -58,6 +58,21 @@ def test_static_process_answers_exposure_and_stores_the_run(http, base, ogc_db):
 
 
 @pytest.mark.slow
+def test_nowcast_process_uses_the_online_gauges_and_stores_the_run(http, base, ogc_db):
+    resp = execute(http, base, "flood-nowcast", {"resolution_m": RESOLUTION_M})
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    online = dict(db_rows(ogc_db, "SELECT sensor_id, level_m FROM spp.water_level_sensors WHERE status = 'online'"))
+    assert out["gauges"] == pytest.approx(online)
+    assert set(out["skipped"]) == set(dict(db_rows(
+        ogc_db, "SELECT sensor_id, status FROM spp.water_level_sensors WHERE status <> 'online'")))
+    assert out["kind"] == "static" and out["scenario"].startswith("nowcast-")
+    assert out["level_m"] == pytest.approx(max(online.values()))
+    stored = db_rows(ogc_db, "SELECT people_exposed FROM spp.flood_runs WHERE run_id = %s", (out["run_id"],))
+    assert stored == [(out["people_exposed"],)]
+
+
+@pytest.mark.slow
 def test_dynamic_process_runs_as_a_job_with_status_and_results(http, base, ogc_db):
     resp = execute(http, base, "flood-dynamic", {"scenario": short_storm(), "resolution_m": RESOLUTION_M},
                    prefer_async=True)
@@ -106,6 +121,9 @@ def _unknown_key() -> dict[str, object]:
     ("flood-static", {"level_m": "high"}, False, "must be a number"),
     ("flood-static", {"level_m": 1.0, "connectivity": 6}, False, "connectivity"),
     ("flood-static", {}, False, "required"),
+    ("flood-nowcast", {"max_age_h": 0}, False, "max_age_h"),
+    ("flood-nowcast", {"include_offline": "yes"}, False, "include_offline"),
+    ("flood-nowcast", {"level_m": 2}, False, "level_m"),
 ])
 def test_bad_inputs_get_400_with_a_clear_message(http, base, process, inputs, prefer_async, message):
     resp = execute(http, base, process, inputs, prefer_async=prefer_async)

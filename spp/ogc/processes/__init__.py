@@ -17,6 +17,7 @@ __all__ = ["MANAGER", "PROCESSES", "ProcessInputError", "SppJobManager"]
 
 PROCESSES: dict[str, str] = {
     "flood-static": "spp.ogc.processes.flood.FloodStaticProcessor",
+    "flood-nowcast": "spp.ogc.processes.flood.FloodNowcastProcessor",
     "flood-dynamic": "spp.ogc.processes.flood.FloodDynamicProcessor",
     "coverage-gaps": "spp.ogc.processes.coverage.CoverageGapsProcessor",
     "fibre-reach": "spp.ogc.processes.coverage.FibreReachProcessor",

@@ -84,6 +84,39 @@ STATIC_METADATA: dict[str, Any] = {
     "example": {"inputs": {"level_m": 1.5, "connectivity": 8}},
 }
 
+NOWCAST_METADATA: dict[str, Any] = {
+    "version": "1.0.0",
+    "id": "flood-nowcast",
+    "title": {"en": "Flood nowcast from the water-level gauges", "vi": "Ngập hiện tại theo trạm đo mực nước"},
+    "description": {
+        "en": "Floods the city from the latest reading of each online water-level gauge (each "
+              "tidal river cell at its nearest gauge's level, m above Hòn Dấu), stores the run "
+              "and returns per-commune exposure.",
+        "vi": "Tính ngập theo số đo mới nhất của các trạm đo mực nước đang hoạt động (mỗi ô sông "
+              "lấy mực nước của trạm gần nhất, m trên mốc Hòn Dấu), lưu kết quả và trả về mức "
+              "độ ảnh hưởng theo xã/phường.",
+    },
+    "jobControlOptions": ["sync-execute", "async-execute"],
+    "keywords": ["flood", "ngập", "nowcast", "cảnh báo sớm", "Cần Thơ"],
+    "links": _LINKS,
+    "inputs": {
+        "max_age_h": {
+            "title": "Maximum reading age (h)",
+            "description": "Use gauges read within this many hours of the newest reading (default 3).",
+            "schema": {"type": "number", "exclusiveMinimum": 0, "default": 3},
+            "minOccurs": 0, "maxOccurs": 1,
+        },
+        "include_offline": {
+            "title": "Include offline gauges", "description": "Also use gauges marked offline.",
+            "schema": {"type": "boolean", "default": False}, "minOccurs": 0, "maxOccurs": 1,
+        },
+        "connectivity": STATIC_METADATA["inputs"]["connectivity"],
+        "resolution_m": STATIC_METADATA["inputs"]["resolution_m"],
+    },
+    "outputs": _OUTPUT,
+    "example": {"inputs": {"max_age_h": 3}},
+}
+
 DYNAMIC_METADATA: dict[str, Any] = {
     "version": "1.0.0",
     "id": "flood-dynamic",
@@ -237,6 +270,49 @@ class FloodStaticProcessor(_FloodProcessor):
             resolution_m=_number(data, "resolution_m", default=STATIC_DEFAULT_RESOLUTION_M)
             or STATIC_DEFAULT_RESOLUTION_M,
             connectivity=int(data.get("connectivity", 8))))
+
+
+class FloodNowcastProcessor(_FloodProcessor):
+    """``flood-nowcast``: static fill from the latest gauge readings, stored as a run."""
+
+    METADATA: ClassVar[dict[str, Any]] = NOWCAST_METADATA
+
+    def validate(self, data: dict[str, Any]) -> None:
+        """Raise :class:`spp.ogc.processes.ProcessInputError` (400) on bad inputs."""
+        _unknown(data, set(NOWCAST_METADATA["inputs"]))
+        age = _number(data, "max_age_h", default=3.0)
+        if age is not None and age <= 0:
+            raise _bad(f"input 'max_age_h' must be positive, got {age:g}")
+        _number(data, "resolution_m", minimum=MIN_RESOLUTION_M)
+        if not isinstance(data.get("include_offline", False), bool):
+            raise _bad(f"input 'include_offline' must be true or false, got {data.get('include_offline')!r}")
+        if data.get("connectivity", 8) not in (4, 8) or isinstance(data.get("connectivity"), bool):
+            raise _bad(f"input 'connectivity' must be 4 or 8, got {data.get('connectivity')!r}")
+
+    def execute(self, data: dict[str, Any], outputs: Any = None) -> tuple[str, Any]:
+        """Run the nowcast; return ``("application/json", result)`` with the gauges used."""
+        from spp.flood.nowcast import run_city_nowcast
+
+        self.validate(data)
+        settings, catalog, db_url = self._context()
+        used: dict[str, Any] = {}
+
+        def run() -> Any:
+            outcome, gauges = run_city_nowcast(
+                db_url=db_url, catalog=catalog, settings=settings,
+                resolution_m=_number(data, "resolution_m", default=STATIC_DEFAULT_RESOLUTION_M)
+                or STATIC_DEFAULT_RESOLUTION_M,
+                connectivity=int(data.get("connectivity", 8)),
+                max_age_h=_number(data, "max_age_h", default=3.0) or 3.0,
+                include_offline=bool(data.get("include_offline", False)))
+            used["gauges"] = {str(r.sensor_id): float(r.level_m) for r in gauges.used.itertuples()}
+            used["newest_reading"] = gauges.newest.isoformat()
+            used["skipped"] = gauges.skipped
+            return outcome
+
+        mime, result = self._run(run)
+        result.update(used)
+        return mime, result
 
 
 class FloodDynamicProcessor(_FloodProcessor):
