@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "indicators": "spp.cli.indicators:indicators",
     "reports": "spp.cli.reports:reports",
     "map": "spp.cli.map:map_group",
+    "scenario": "spp.cli.scenario:scenario",
 }
 
 
