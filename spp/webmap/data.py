@@ -135,6 +135,43 @@ class MapData:
                 "dien_tich_km2": r[5], "geometry": json.loads(r[6]), "bbox": [r[7], r[8], r[9], r[10]],
                 "indicators": self.indicator_row(ma_xa)}
 
+    # --- flood runs -----------------------------------------------------------------------
+    def flood_runs(self) -> list[dict[str, Any]]:
+        """Stored flood runs, newest first: id, scenario, title, kind, start, km², people."""
+        if not self._rows("SELECT to_regclass('spp.flood_runs') IS NOT NULL")[0][0]:
+            return []
+        rows = self._rows(
+            "SELECT run_id, scenario, title, kind, started_at, resolution_m, flooded_km2, people_exposed "
+            "FROM spp.flood_runs ORDER BY started_at DESC, run_id DESC")
+        return [{"run_id": r[0], "scenario": r[1], "title": r[2], "kind": r[3],
+                 "started_at": r[4].isoformat() if r[4] else None, "resolution_m": r[5],
+                 "flooded_km2": r[6], "people_exposed": r[7]} for r in rows]
+
+    def flood_comparison(self, catalog: Any, run_a: str, run_b: str) -> dict[str, Any]:
+        """Per-commune differences B − A of two runs (:func:`spp.flood.publish.compare_exposure`)
+        as GeoJSON on the commune outlines (simplified to ~5 m, EPSG:4326).
+
+        Raises
+        ------
+        LayerNotFoundError
+            An unknown run id (the message lists the stored runs).
+        """
+        from spp.flood.publish import compare_exposure, read_run_exposure
+
+        diff = compare_exposure(read_run_exposure(self.db_url, catalog, run_a),
+                                read_run_exposure(self.db_url, catalog, run_b))
+        outlines = dict(self._cached("outlines", lambda: [
+            (r[0], json.loads(r[1])) for r in self._rows(
+                "SELECT ma_xa, ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.00005), 6) FROM spp.communes")]))
+        features = []
+        for row in diff.to_dict(orient="records"):
+            geom = outlines.get(row["ma_xa"])
+            if geom is None:
+                continue
+            props = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}
+            features.append({"type": "Feature", "geometry": geom, "properties": props})
+        return {"type": "FeatureCollection", "run_a": run_a, "run_b": run_b, "features": features}
+
     # --- indicators -----------------------------------------------------------------------
     def indicator_version(self) -> IndicatorVersion | None:
         """The live version of the indicators layer (one cheap query), ``None`` before any run."""

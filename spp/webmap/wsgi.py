@@ -7,6 +7,8 @@ Routes (relative to ``/map``):
 ``/config.json``           layers, themes, styles and legend from the catalogue (:mod:`.config`)
 ``/search?q=``             communes by name, with or without diacritics (:mod:`spp.names`)
 ``/communes/<ma_xa>.json`` outline, bbox and the latest indicators of one commune
+``/flood/runs.json``        stored flood runs, newest first
+``/flood/compare.geojson?a=&b=`` per-commune differences B − A of two runs on the outlines
 ``/indicators.csv|json``   the latest ``commune_indicators`` snapshot; ``ETag`` and
                            ``Last-Modified`` answer 304 when unchanged (cheap IOC polling)
 ``/restricted/<path>``     the restricted OGC API endpoint, proxied with the caller's API key
@@ -175,6 +177,21 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None,
     def search() -> Any:
         query = request.args.get("q", "")[:100]
         return jsonify(query=query, results=data.search(query))
+
+    @app.get("/flood/runs.json")
+    def flood_runs() -> Any:
+        resp = jsonify(runs=data.flood_runs())
+        resp.headers["Cache-Control"] = "no-cache"
+        return resp
+
+    @app.get("/flood/compare.geojson")
+    def flood_compare() -> Any:
+        run_a, run_b = request.args.get("a", "")[:120], request.args.get("b", "")[:120]
+        if not run_a or not run_b:
+            abort(400, description="give two flood runs: ?a=RUN_ID&b=RUN_ID (see flood/runs.json)")
+        body = data.flood_comparison(catalog, run_a, run_b)
+        return Response(json.dumps(body, ensure_ascii=False, default=_json_default),
+                        mimetype="application/geo+json")
 
     @app.get("/communes/labels.geojson")
     def commune_labels() -> Any:

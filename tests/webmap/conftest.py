@@ -46,6 +46,16 @@ def map_url(indicators_db: str, ogc_server: ServerInfo) -> str:
 
 
 @pytest.fixture(scope="session")
+def flood_pair(ogc_db: str, ogc_catalog: Catalog, ogc_settings: Any, sample_files: dict[str, Path]) -> tuple[str, str]:
+    """Two stored static runs (1.3 m then 1.8 m, 400 m cells) for the comparison views."""
+    from spp.flood.city import run_city_static
+
+    runs = [run_city_static(level, db_url=ogc_db, catalog=ogc_catalog, settings=ogc_settings,
+                            resolution_m=400.0, dem=sample_files["dem"]).run_id for level in (1.3, 1.8)]
+    return runs[0], runs[1]
+
+
+@pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Headless Chromium (no GPU, no network beyond 127.0.0.1 needed), console logs kept."""
     webdriver = pytest.importorskip("selenium.webdriver")

@@ -99,9 +99,10 @@ def test_search_without_diacritics_zooms_to_the_commune_and_opens_its_card(brows
     assert severe(browser) == []
     # the commune names are drawn offline (browser fonts, no glyph server) with their diacritics
     assert browser.execute_script("return window.spp.map.getStyle().glyphs") is None
-    labels = browser.execute_script(
-        "return window.spp.map.queryRenderedFeatures({layers: ['communes-label']}).map(f => f.properties.ten)")
-    assert "Phường Ninh Kiều" in labels
+    labels = wait_for(browser, "const l = window.spp.map.queryRenderedFeatures({layers: ['communes-label']})"
+                               ".map(f => f.properties.ten); return l.length && l")
+    names = browser.execute_script("return window.spp.map.querySourceFeatures('labels-communes').map(f => f.properties.ten)")
+    assert "Phường Ninh Kiều" in names and set(labels) <= set(names)
     _, image = map_pixels(browser)
     out = ROOT / "docs" / "map.png" if os.environ.get("SPP_UPDATE_SCREENSHOT") else None
     if out is not None:
@@ -172,3 +173,43 @@ def test_clicking_a_feature_shows_its_attributes(browser: Any, map_url: str) -> 
     titles = browser.execute_script("return window.spp.config.layers.map(l => l.title.vi)")
     assert any(t in text for t in titles)
     assert browser.find_elements("css selector", "#info td")
+
+
+def test_two_flood_runs_compare_as_a_difference_and_side_by_side(browser: Any, map_url: str,
+                                                                 flood_pair: tuple[str, str]) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    run_a, run_b = flood_pair
+    open_map(browser, map_url)
+    assert browser.find_element("id", "compare-section").is_displayed()
+    Select(browser.find_element("id", "run-a")).select_by_value(run_a)
+    Select(browser.find_element("id", "run-b")).select_by_value(run_b)
+    browser.find_element("id", "compare-diff").click()
+    wait_for(browser, "return !!window.spp.map.getLayer('flood-diff-fill')")
+    wait_idle(browser)
+    diffs = browser.execute_script(
+        "return window.spp.map.queryRenderedFeatures({layers: ['flood-diff-fill']})"
+        ".map(f => f.properties.people_exposed_diff)")
+    assert len(diffs) > 10 and max(diffs) > 0
+    assert "+" in browser.find_element("id", "compare-status").text
+    browser.find_element("id", "compare-side").click()
+    wait_for(browser, "const m = window.spp.compare.map2; return m && m.loaded() && !!m.getLayer('flood_extents-fill')")
+    filters = browser.execute_script(
+        "return [window.spp.map.getFilter('flood_extents-fill'), window.spp.compare.map2.getFilter('flood_extents-fill')]")
+    assert filters == [["==", ["get", "run_id"], run_a], ["==", ["get", "run_id"], run_b]]
+    assert browser.execute_script("return window.spp.map.getLayer('flood-diff-fill')") is None
+    browser.execute_script("window.spp.map.jumpTo({center: [105.77, 10.03], zoom: 12})")
+    center = browser.execute_script("const c = window.spp.compare.map2.getCenter(); return [c.lng, c.lat, window.spp.compare.map2.getZoom()]")
+    assert abs(center[0] - 105.77) < 1e-6 and abs(center[1] - 10.03) < 1e-6 and abs(center[2] - 12) < 1e-6
+    assert "B: " in browser.find_element("id", "tag-b").text
+    if os.environ.get("SPP_UPDATE_SCREENSHOT"):
+        browser.execute_script("window.spp.map.jumpTo({center: [105.74, 10.02], zoom: 10.5})")
+        wait_idle(browser)
+        time.sleep(2)
+        (ROOT / "docs").mkdir(exist_ok=True)
+        browser.save_screenshot(str(ROOT / "docs" / "map-compare.png"))
+    browser.find_element("id", "compare-off").click()
+    assert browser.execute_script("return window.spp.compare.map2") is None
+    assert not browser.find_element("id", "map2").is_displayed()
+    assert browser.execute_script("return window.spp.errors") == []
+    assert severe(browser) == []

@@ -74,6 +74,33 @@ def test_commune_labels_are_one_point_inside_each_commune(map_url: str, http: re
         assert shape(card["geometry"]).contains(Point(f["geometry"]["coordinates"])), card["ten"]
 
 
+def test_flood_comparison_is_b_minus_a_per_commune(map_url: str, http: requests.Session, ogc_db: str,
+                                                   flood_pair: tuple[str, str]) -> None:
+    import psycopg
+
+    run_a, run_b = flood_pair
+    runs = http.get(map_url + "flood/runs.json").json()["runs"]
+    ids = [r["run_id"] for r in runs]
+    assert ids.index(run_b) < ids.index(run_a)  # newest first
+    body = http.get(map_url + "flood/compare.geojson", params={"a": run_a, "b": run_b}).json()
+    got = {f["properties"]["ma_xa"]: f["properties"] for f in body["features"]}
+    with psycopg.connect(ogc_db) as conn:
+        rows = conn.execute(
+            "SELECT c.ma_xa, coalesce(b.people_exposed, 0) - coalesce(a.people_exposed, 0),"
+            " coalesce(b.flooded_km2, 0) - coalesce(a.flooded_km2, 0) FROM spp.communes c"
+            " LEFT JOIN spp.flood_exposure a ON a.ma_xa = c.ma_xa AND a.run_id = %s"
+            " LEFT JOIN spp.flood_exposure b ON b.ma_xa = c.ma_xa AND b.run_id = %s", (run_a, run_b)).fetchall()
+    assert len(got) == len(rows)
+    for ma_xa, people, km2 in rows:
+        assert got[ma_xa]["people_exposed_diff"] == people
+        assert abs(got[ma_xa]["flooded_km2_diff"] - km2) < 1e-5
+    assert sum(p["people_exposed_diff"] for p in got.values()) > 0  # 1.8 m floods more than 1.3 m
+    assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in body["features"])
+    bad = http.get(map_url + "flood/compare.geojson", params={"a": run_a, "b": "no-such-run"})
+    assert bad.status_code == 404 and run_a in bad.json()["description"]
+    assert http.get(map_url + "flood/compare.geojson", params={"a": run_a}).status_code == 400
+
+
 def _csv(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 

@@ -18,6 +18,10 @@
       target_5g: "Chỉ tiêu 5G 100%", target_fibre: "Chỉ tiêu cáp quang >90%", met: "đạt", notmet: "chưa đạt, thiếu",
       nodata: "chưa có", computed_at: "Tính lúc", no_indicators: "Chưa có chỉ số (chạy: spp indicators run).",
       per_km2: "/km²", synthetic: "dữ liệu tổng hợp", zoom_in: "phóng to từ mức",
+      compare: "So sánh kịch bản ngập", diff: "Hiệu số B − A", side: "Song song", off: "Tắt",
+      diff_title: "Chênh lệch ngập B − A theo xã/phường", people_diff: "Người bị ảnh hưởng B − A",
+      area_diff: "Diện tích ngập B − A", more: "nhiều hơn", fewer: "ít hơn", same: "như nhau",
+      same_run: "Chọn hai lượt chạy khác nhau.",
     },
     en: {
       title: "Can Tho planning map", search: "Find", search_placeholder: "Find a commune or ward (with/without accents)…",
@@ -31,6 +35,10 @@
       target_5g: "100% 5G target", target_fibre: ">90% fibre target", met: "met", notmet: "not met, short by",
       nodata: "no data", computed_at: "Computed at", no_indicators: "No indicators yet (run: spp indicators run).",
       per_km2: "/km²", synthetic: "synthetic data", zoom_in: "zoom in from level",
+      compare: "Compare flood runs", diff: "Difference B − A", side: "Side by side", off: "Off",
+      diff_title: "Flood difference B − A per commune", people_diff: "People exposed B − A",
+      area_diff: "Flooded area B − A", more: "more", fewer: "fewer", same: "no change",
+      same_run: "Choose two different runs.",
     },
   };
 
@@ -44,6 +52,8 @@
     card: null,
     ready: false,
     errors: [],
+    runs: [],
+    compare: { mode: null, a: null, b: null, map2: null, syncing: false },
   };
   window.spp = state; // for tests and the console
 
@@ -243,6 +253,15 @@
 
   async function onClick(e) {
     const map = state.map;
+    if (state.compare.mode === "diff") {
+      const hit = map.queryRenderedFeatures(e.point, { layers: ["flood-diff-fill"] });
+      if (hit.length) {
+        const fields = ["ten", "flooded_km2_a", "flooded_km2_b", "flooded_km2_diff", "people_exposed_a",
+          "people_exposed_b", "people_exposed_diff", "buildings_flooded_diff", "road_km_impassable_diff"];
+        showInfo({ title: { vi: t("diff_title"), en: t("diff_title") }, fields: fields.map((n) => ({ name: n, title: { vi: n, en: n } })) }, hit[0].properties);
+        return;
+      }
+    }
     const ids = [];
     for (const layer of drawOrder(state.config.layers).reverse()) {
       if (!state.visible.has(layer.name) || !usable(layer)) continue;
@@ -326,6 +345,132 @@
     map.triggerRepaint();
   }
 
+  // ---- flood comparison: difference per commune, or two maps side by side ----------------
+  const DIFF_COLORS = [[-1000, "#2166ac"], [-1, "#92c5de"], [0, "#f7f7f7"], [1, "#f4a582"], [1000, "#b2182b"]];
+  const EXTENTS = "flood_extents";
+
+  function runLabel(r) {
+    return `${r.scenario} · ${(r.started_at || "").slice(0, 16).replace("T", " ")}`;
+  }
+
+  async function loadRuns() {
+    const resp = await fetch("flood/runs.json");
+    if (!resp.ok) return;
+    state.runs = (await resp.json()).runs;
+    if (state.runs.length < 2) return;
+    for (const [id, pick] of [["#run-a", 1], ["#run-b", 0]]) {
+      const sel = $(id);
+      sel.innerHTML = "";
+      for (const r of state.runs) {
+        const o = document.createElement("option");
+        o.value = r.run_id;
+        o.textContent = runLabel(r);
+        sel.appendChild(o);
+      }
+      sel.value = state.runs[pick].run_id;
+    }
+    $("#compare-section").hidden = false;
+  }
+
+  function extentsLayer() {
+    return state.config.layers.find((l) => l.name === EXTENTS);
+  }
+
+  function setExtents(map, runId, on) {
+    const layer = extentsLayer();
+    if (!layer) return;
+    for (const id of layerIds(layer)) {
+      if (!map.getLayer(id)) continue;
+      map.setFilter(id, runId ? ["==", ["get", "run_id"], runId] : layer.filter);
+      map.setLayoutProperty(id, "visibility", on ? "visible" : "none");
+    }
+  }
+
+  function clearCompare() {
+    const c = state.compare;
+    const map = state.map;
+    for (const id of ["flood-diff-fill", "flood-diff-line"]) if (map.getLayer(id)) map.removeLayer(id);
+    if (map.getSource("flood-diff")) map.removeSource("flood-diff");
+    if (c.map2) { c.map2.remove(); c.map2 = null; }
+    $("#map2").hidden = true;
+    $("#tag-a").hidden = true;
+    $("#compare-legend").hidden = true;
+    $("#compare-status").textContent = "";
+    setExtents(map, null, state.visible.has(EXTENTS));
+    c.mode = null;
+    map.resize();
+  }
+
+  function pickedRuns() {
+    const a = $("#run-a").value, b = $("#run-b").value;
+    if (!a || !b || a === b) { $("#compare-status").textContent = t("same_run"); return null; }
+    return [a, b];
+  }
+
+  async function showDifference() {
+    const runs = pickedRuns();
+    if (!runs) return;
+    clearCompare();
+    const [a, b] = runs;
+    const resp = await fetch(`flood/compare.geojson?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+    const body = await resp.json();
+    if (!resp.ok) { $("#compare-status").textContent = body.description || resp.statusText; return; }
+    const map = state.map;
+    map.addSource("flood-diff", { type: "geojson", data: body });
+    const color = ["interpolate", ["linear"], ["get", "people_exposed_diff"], ...DIFF_COLORS.flat()];
+    map.addLayer({ id: "flood-diff-fill", type: "fill", source: "flood-diff", paint: { "fill-color": color, "fill-opacity": 0.75 } }, "highlight-line");
+    map.addLayer({ id: "flood-diff-line", type: "line", source: "flood-diff", paint: { "line-color": "#555", "line-width": 0.6 } }, "highlight-line");
+    state.compare = { ...state.compare, mode: "diff", a, b };
+    const ul = $("#compare-legend");
+    ul.innerHTML = `<li><b>${esc(t("people_diff"))}</b></li>` + DIFF_COLORS.map(([v, c]) =>
+      `<li><span class="swatch" style="background:${c}"></span>${v > 0 ? "+" : ""}${fmt(v, 0)}</li>`).join("");
+    ul.hidden = false;
+    const total = body.features.reduce((s, f) => s + (f.properties.people_exposed_diff || 0), 0);
+    const km2 = body.features.reduce((s, f) => s + (f.properties.flooded_km2_diff || 0), 0);
+    $("#compare-status").textContent = `${t("people_diff")}: ${total > 0 ? "+" : ""}${fmt(total, 0)}; ${t("area_diff")}: ${km2 > 0 ? "+" : ""}${fmt(km2, 2)} km²`;
+  }
+
+  function syncMaps(from, to) {
+    const c = state.compare;
+    if (c.syncing) return;
+    c.syncing = true;
+    to.jumpTo({ center: from.getCenter(), zoom: from.getZoom(), bearing: from.getBearing(), pitch: from.getPitch() });
+    c.syncing = false;
+  }
+
+  async function showSideBySide() {
+    const runs = pickedRuns();
+    if (!runs) return;
+    clearCompare();
+    const [a, b] = runs;
+    const map = state.map;
+    $("#map2").hidden = false;
+    map.resize();
+    const map2 = new maplibregl.Map({
+      container: "map2",
+      style: { version: 8, sources: {}, layers: [{ id: "background", type: "background", paint: { "background-color": "#f4f1ea" } }] },
+      center: map.getCenter(), zoom: map.getZoom(), bearing: map.getBearing(),
+      canvasContextAttributes: { preserveDrawingBuffer: true }, attributionControl: false, maxZoom: 20,
+    });
+    state.compare = { ...state.compare, mode: "side", a, b, map2 };
+    map2.on("error", (e) => { state.errors.push(String((e && e.error && e.error.message) || e)); });
+    await new Promise((resolve) => map2.on("load", resolve));
+    for (const layer of drawOrder(state.config.layers)) {
+      if (layer.base || layer.name === EXTENTS) addLayer(map2, layer);
+    }
+    for (const layer of state.config.layers) {
+      if (layer.base) for (const id of layerIds(layer)) if (map2.getLayer(id)) map2.setLayoutProperty(id, "visibility", "visible");
+    }
+    setExtents(map, a, true);
+    setExtents(map2, b, true);
+    map.on("move", () => state.compare.map2 === map2 && syncMaps(map, map2));
+    map2.on("move", () => syncMaps(map2, map));
+    const byId = Object.fromEntries(state.runs.map((r) => [r.run_id, r]));
+    $("#tag-a").textContent = "A: " + runLabel(byId[a]);
+    $("#tag-a").hidden = false;
+    $("#tag-b").textContent = "B: " + runLabel(byId[b]);
+  }
+
   // ---- start ----------------------------------------------------------------------------
   async function start() {
     renderTexts();
@@ -367,6 +512,10 @@
     $("#search").addEventListener("submit", (e) => { e.preventDefault(); search($("#search-q").value.trim()); });
     $("#key-form").addEventListener("submit", (e) => { e.preventDefault(); unlock($("#key").value.trim()); });
     $("#export").addEventListener("click", exportPng);
+    $("#compare-diff").addEventListener("click", showDifference);
+    $("#compare-side").addEventListener("click", showSideBySide);
+    $("#compare-off").addEventListener("click", clearCompare);
+    await loadRuns();
     if (state.key) await unlock(state.key);
     map.once("idle", () => { state.ready = true; document.body.dataset.ready = "1"; });
   }
