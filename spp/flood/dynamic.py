@@ -3,8 +3,10 @@
 The momentum equation without convective acceleration is solved explicitly on a
 regular grid with the semi-implicit friction term of Bates et al. (2010); θ < 1 adds
 the flux diffusion of de Almeida et al. (2012). The time step adapts to the deepest
-cell, Δt = α Δx / √(g h_max). Rows of the grid that are dry and have dry neighbours are
-skipped. Forcing: a water-level hydrograph (tide) on boundary cells, rainfall (mm/h),
+computed water, Δt = α Δx / √(g h_max): cells whose level is imposed (the tidal boundary)
+do not count, only the faces next to them (depth ≤ level − their neighbour's ground).
+Per row, only the span of columns that is modelled (not nodata) and wet or within reach
+of wet cells is visited; see ``_Spans``. Forcing: a water-level hydrograph (tide) on boundary cells, rainfall (mm/h),
 point inflows (m³/s, e.g. a breach), pumps removing up to their capacity from their
 drainage area; closed sluice gates and nodata are walls.
 
@@ -186,7 +188,11 @@ class FloodResult:
     wall_s : float
         Compute time of the time loop, seconds.
     cell_updates_per_s : float
-        Grid cells × steps / ``wall_s``.
+        Grid cells × steps / ``wall_s`` (all cells of the grid, also the skipped ones).
+    cpu_s : float
+        CPU time of the process during the time loop, seconds (all threads).
+    visited_share : float
+        Share of grid cells × steps the kernels visited (the rest was nodata or dry).
     """
 
     max_depth_m: np.ndarray
@@ -198,6 +204,8 @@ class FloodResult:
     steps: int = 0
     wall_s: float = 0.0
     cell_updates_per_s: float = 0.0
+    cpu_s: float = 0.0
+    visited_share: float = 1.0
 
 
 def _mask(a: np.ndarray | None, shape: tuple[int, int], what: str) -> np.ndarray:
@@ -207,6 +215,87 @@ def _mask(a: np.ndarray | None, shape: tuple[int, int], what: str) -> np.ndarray
     if m.shape != shape:
         raise RasterError(f"{what} mask has shape {m.shape}, the grid is {shape}")
     return np.ascontiguousarray(m.astype(np.bool_))
+
+
+class _Spans:
+    """Per-row column spans ``[lo, hi)`` of the cells the kernels visit ("skip dry regions").
+
+    Water moves at most one cell per step (a face carries flow only if one of its cells is
+    deeper than ``h_min``), so cells farther than ``every + 1`` cells from every wet cell
+    stay dry for the next ``every`` steps. Every ``every`` steps the wet extent of each row
+    is taken again, widened by that margin in both directions (and over as many rows), and
+    joined with the same widening of the always-active cells (imposed boundary, inflows),
+    within the modelled cells of the row. While it rains every modelled cell is visited.
+    """
+
+    def __init__(self, modelled: np.ndarray, always: np.ndarray, every: int) -> None:
+        self.ny, self.nx = modelled.shape
+        self.skip_dry = every > 0
+        self.every = max(int(every), 1)
+        self.pad = self.every + 1
+        self.v_lo, self.v_hi = _row_extent(modelled)
+        a_lo, a_hi = _row_extent(always)
+        self.a_lo, self.a_hi = self._widen(a_lo, a_hi)
+        self.lo, self.hi = self.v_lo.copy(), self.v_hi.copy()
+        self.first = np.empty(self.ny, np.int64)
+        self.last = np.empty(self.ny, np.int64)
+        self.since = 0
+        self.full = True
+        self.visited = 0
+
+    def _widen(self, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+        size = 2 * self.pad + 1
+        lo = minimum_filter1d(first, size, mode="constant", cval=self.nx) - self.pad
+        hi = maximum_filter1d(last, size, mode="constant", cval=0) + self.pad
+        return lo, hi
+
+    def update(self, h: np.ndarray, h_min: float) -> tuple[np.ndarray, np.ndarray]:
+        """New spans from the wet cells of ``h`` (cells outside the current spans are dry)."""
+        from spp.flood import kernels
+
+        if not self.skip_dry:
+            self.lo, self.hi = self.v_lo.copy(), self.v_hi.copy()
+            self.full = False
+            return self.lo, self.hi
+        kernels.wet_extent(h, self.lo, self.hi, h_min, self.first, self.last)
+        w_lo, w_hi = self._widen(self.first, self.last)
+        self.lo = np.ascontiguousarray(np.maximum(np.minimum(w_lo, self.a_lo), self.v_lo))
+        self.hi = np.ascontiguousarray(np.minimum(np.maximum(w_hi, self.a_hi), self.v_hi))
+        self.since = 0
+        self.full = False
+        return self.lo, self.hi
+
+    def everywhere(self) -> tuple[np.ndarray, np.ndarray]:
+        """All modelled cells (rain); the next step takes the wet extent again."""
+        self.lo, self.hi = self.v_lo.copy(), self.v_hi.copy()
+        self.full = True
+        self.since = self.every
+        return self.lo, self.hi
+
+    def due(self) -> bool:
+        return self.skip_dry and (self.full or self.since >= self.every)
+
+    def step(self) -> None:
+        self.since += 1
+        self.visited += int(np.maximum(self.hi - self.lo, 0).sum())
+
+
+def _cfl_step(depth_m: float, dx: float, alpha: float, dt_max_s: float, h_min_m: float) -> float:
+    """Δt = α Δx / √(g h) for the deepest computed water ``depth_m`` (``dt_max_s`` if dry)."""
+    if depth_m <= h_min_m:
+        return dt_max_s
+    return min(dt_max_s, alpha * dx / math.sqrt(G * depth_m))
+
+
+def _row_extent(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and one-past-last True column per row (``nx, 0`` for rows without any)."""
+    nx = mask.shape[1]
+    anyr = mask.any(axis=1)
+    first = np.where(anyr, mask.argmax(axis=1), nx).astype(np.int64)
+    last = np.where(anyr, nx - mask[:, ::-1].argmax(axis=1), 0).astype(np.int64)
+    return first, last
 
 
 def simulate(
@@ -222,6 +311,7 @@ def simulate(
     gauges: Mapping[str, tuple[int, int]] | None = None,
     gauge_interval_s: float = 60.0,
     stats_every: int = 5,
+    span_every: int = 8,
     progress: Progress | None = None,
 ) -> FloodResult:
     """Run the local-inertial model for ``duration_s`` seconds.
@@ -251,6 +341,10 @@ def simulate(
     stats_every : int
         Steps between updates of max depth, arrival time and durations (each costs a
         pass over the wet rows; with Δt of a few seconds, 5 steps loses nothing visible).
+    span_every : int
+        Steps between updates of the per-row spans of cells that can be wet (dry parts
+        of rows and nodata are skipped; see ``_Spans``). Larger = cheaper updates, wider
+        margins. 0 visits every modelled cell every step (nodata is still skipped).
     progress : callable, optional
         ``progress(t_s, duration_s)``.
 
@@ -323,17 +417,36 @@ def simulate(
     n_rain_cells = int(counted.sum())
     area = dx * dx
     thresholds = np.asarray(sorted(thresholds_m), dtype=np.float32)
-    max_depth = np.zeros(shape, dtype=np.float32)
+    # np.zeros maps pages lazily; fill them now so first touches are not timed in the loop
+    max_depth = np.full(shape, 0.0, dtype=np.float32)
     arrival = np.full(shape, np.nan, dtype=np.float32)
-    duration = np.zeros((thresholds.size, *shape), dtype=np.float32)
-    qx = np.zeros((shape[0], shape[1] + 1), dtype=np.float32)
-    qy = np.zeros((shape[0] + 1, shape[1]), dtype=np.float32)
+    duration = np.full((thresholds.size, *shape), 0.0, dtype=np.float32)
+    qx = np.full((shape[0], shape[1] + 1), 0.0, dtype=np.float32)
+    qy = np.full((shape[0] + 1, shape[1]), 0.0, dtype=np.float32)
     qx_b, qy_b = qx.copy(), qy.copy()
-    dirty = [np.zeros(shape[0], dtype=np.bool_) for _ in range(4)]  # x, y of each buffer
-    row_wet = (h > h_min_m).any(axis=1)
-    row_hmax = h.max(axis=1).astype(np.float32)
+    # per flux buffer: the face range of each row written last (x and y)
+    written = [np.zeros(shape[0] + 1, dtype=np.int64) for _ in range(8)]
     row_clip = np.zeros(shape[0])
     row_bnd = np.zeros(shape[0])
+    row_hmax = np.where(interior, h, 0).max(axis=1).astype(np.float32)
+    spans = _Spans(~wall, boundary | np.logical_or.reduce(
+        [np.zeros(shape, bool)] + [_mask(f.cells, shape, "inflow") & valid & ~wall
+                                   for f in inputs.inflows]), span_every)
+    lo, hi = spans.update(h, h_min_m)
+    # Imposed cells are left out of the time step (their depth does not evolve); a face
+    # between an imposed and a computed cell is at most level − (lowest such computed cell).
+    b_open_mask = np.zeros(shape, bool)
+    b_open_mask[b_rows[b_open], b_cols[b_open]] = True
+    z_next_to_bnd = np.inf
+    if b_open_mask.any():
+        near = np.zeros(shape, bool)
+        near[1:] |= b_open_mask[:-1]
+        near[:-1] |= b_open_mask[1:]
+        near[:, 1:] |= b_open_mask[:, :-1]
+        near[:, :-1] |= b_open_mask[:, 1:]
+        near &= counted
+        if near.any():
+            z_next_to_bnd = float(zc[near].min())
     gauge_cells = dict(gauges or {})
     g_times: list[float] = []
     g_vals: dict[str, list[float]] = {k: [] for k in gauge_cells}
@@ -343,38 +456,45 @@ def simulate(
     t = 0.0
     steps = 0
     next_gauge = 0.0
+    cpu_start = time.process_time()
     t_start = time.perf_counter()
     while t < duration_s - 1e-9:
+        level = 0.0
         if b_rows.size:
             assert inputs.boundary_level_m is not None
-            kernels.impose_level(h, zc, b_rows, b_cols, inputs.boundary_level_m.at(t), b_open,
-                                 row_wet, h_min_m)
+            level = inputs.boundary_level_m.at(t)
+            kernels.impose_level(h, zc, b_rows, b_cols, level, b_open)
         if gauge_cells and t >= next_gauge - 1e-9:
             g_times.append(t)
             for name, (r, c) in gauge_cells.items():
                 g_vals[name].append(float(h[r, c]))
             next_gauge += gauge_interval_s
-        hmax = float(max(row_hmax.max(), h[b_rows, b_cols].max() if b_rows.size else 0.0))
-        for (rows, cols), _f in inflows:
+        hmax = float(max(row_hmax.max(), level - z_next_to_bnd))
+        dt = min(_cfl_step(hmax, dx, alpha, dt_max_s, h_min_m), duration_s - t)
+        for (rows, cols), f in inflows:
             if rows.size:
-                hmax = max(hmax, float(h[rows, cols].max()))
-        dt = dt_max_s if hmax <= h_min_m else min(dt_max_s, alpha * dx / math.sqrt(G * hmax))
-        dt = min(dt, duration_s - t)
+                # the depth after this step's inflow counts: a shorter step adds less
+                q = abs(f.discharge_m3s.at(t + 0.5 * dt))
+                depth = float(h[rows, cols].max()) + q * dt / (area * rows.size)
+                dt = min(dt, _cfl_step(depth, dx, alpha, dt_max_s, h_min_m))
         if inflows:
             for (rows, cols), f in inflows:
                 q = f.discharge_m3s.at(t + 0.5 * dt)
                 if q != 0 and rows.size:
                     added = kernels.add_point_inflow(h, rows.astype(np.int64), cols.astype(np.int64),
-                                                     q * dt / (area * rows.size), row_wet)
+                                                     q * dt / (area * rows.size))
                     tot_inflow += added * area
-        kernels.compute_fluxes(h, zc, gn2, qx, qy, qx_b, qy_b, row_wet, dirty[2], dirty[3],
+        rain_m = rain.at(t + 0.5 * dt) / 1000.0 / 3600.0 * dt if rain is not None else 0.0
+        if rain_m > 0:
+            lo, hi = spans.everywhere()
+        elif spans.due():
+            lo, hi = spans.update(h, h_min_m)
+        kernels.compute_fluxes(h, zc, gn2, qx, qy, qx_b, qy_b, lo, hi, *written[4:],
                                dt, dx, theta, h_min_m)
         qx, qy, qx_b, qy_b = qx_b, qy_b, qx, qy
-        dirty = [dirty[2], dirty[3], dirty[0], dirty[1]]
-        row_prev = row_wet.copy()
-        rain_m = rain.at(t + 0.5 * dt) / 1000.0 / 3600.0 * dt if rain is not None else 0.0
-        kernels.update_depths(h, qx, qy, interior, row_prev, row_wet, row_hmax, row_clip,
-                              row_bnd, dt, dx, rain_m, h_min_m)
+        written = written[4:] + written[:4]
+        kernels.update_depths(h, qx, qy, interior, lo, hi, row_hmax, row_clip, row_bnd,
+                              dt, dx, rain_m)
         tot_rain += float(np.float32(rain_m)) * area * n_rain_cells
         tot_bnd += float(row_bnd.sum())
         tot_clip += float(row_clip.sum())
@@ -383,14 +503,16 @@ def simulate(
             tot_pumped += float(p_removed.sum())
         t += dt
         steps += 1
+        spans.step()
         since_stats += dt
         if steps % stats_every == 0 or t >= duration_s - 1e-9:
-            kernels.update_stats(h, row_wet, max_depth, arrival, duration, thresholds, t,
+            kernels.update_stats(h, lo, hi, max_depth, arrival, duration, thresholds, t,
                                  since_stats, arrival_depth_m)
             since_stats = 0.0
         if progress is not None and steps % 200 == 0:
             progress(t, duration_s)
     wall_s = time.perf_counter() - t_start
+    cpu_s = time.process_time() - cpu_start
     if gauge_cells:
         g_times.append(t)
         for name, (r, c) in gauge_cells.items():
@@ -421,4 +543,6 @@ def simulate(
         steps=steps,
         wall_s=wall_s,
         cell_updates_per_s=rate,
+        cpu_s=cpu_s,
+        visited_share=spans.visited / (z.size * steps) if steps else 0.0,
     )
