@@ -15,6 +15,7 @@ from spp.compound.model import (
     flag_flooded,
     link_substations,
     outage_coverage,
+    radio_sites,
     rank_hardening,
     sites_down,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "flag_flooded",
     "link_substations",
     "outage_coverage",
+    "radio_sites",
     "rank_hardening",
     "sites_down",
 ]

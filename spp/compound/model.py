@@ -57,6 +57,7 @@ __all__ = [
     "flag_flooded",
     "link_substations",
     "outage_coverage",
+    "radio_sites",
     "rank_hardening",
     "sites_down",
 ]
@@ -94,6 +95,36 @@ def depth_at_points(
     out = np.full(rows.shape, np.nan, dtype=np.float64)
     out[ok] = depth[rows[ok], cols[ok]]
     return out
+
+
+def radio_sites(
+    sites: gpd.GeoDataFrame,
+    *,
+    grid: Grid | None = None,
+    ground: NDArray[np.floating] | None = None,
+) -> gpd.GeoDataFrame:
+    """On-air ``telecom_sites`` rows with the field names of
+    :func:`spp.coverage.model.sectors_from_sites` (antenna height ``height_m`` from
+    ``equipment_height_m``, the structure height as ``structure_height_m``, ``azimuths``).
+
+    With ``grid`` and ``ground`` (metres, NaN nodata) only sites on a valid cell are kept,
+    as a coverage run needs.
+    """
+    frame = sites
+    if "status" in frame:
+        frame = frame[frame["status"].fillna("on_air") == "on_air"]
+    frame = frame.rename(columns={"height_m": "structure_height_m"})
+    frame = frame.rename(columns={"equipment_height_m": "height_m", "azimuths_deg": "azimuths"})
+    if grid is None or ground is None:
+        return frame
+    metric = _metric(frame, grid.crs, "sites")
+    cols_f, rows_f = ~grid.transform @ (metric.geometry.x.to_numpy(), metric.geometry.y.to_numpy())
+    rows, cols = np.floor(rows_f).astype(int), np.floor(cols_f).astype(int)
+    ok = (rows >= 0) & (rows < grid.shape[0]) & (cols >= 0) & (cols < grid.shape[1])
+    ok[ok] = np.isfinite(np.asarray(ground)[rows[ok], cols[ok]])
+    if (~ok).any():
+        log.info("%d site(s) outside the grid or on nodata left out", int((~ok).sum()))
+    return frame[ok]
 
 
 def _metric(frame: gpd.GeoDataFrame, crs: Any, what: str) -> gpd.GeoDataFrame:

@@ -207,14 +207,18 @@ def run_flood_telecom(
     import geopandas as gpd
 
     from spp.catalog import load_catalog
-    from spp.compound.model import commune_outage, outage_coverage, rank_hardening, sites_down
+    from spp.compound.model import (
+        commune_outage,
+        outage_coverage,
+        radio_sites,
+        rank_hardening,
+        sites_down,
+    )
     from spp.coverage.gaps import commune_labels, population_grid
     from spp.coverage.model import CoverageSettings, sectors_from_sites
     from spp.coverage.publish import new_run_id
     from spp.coverage.run import (
         REACH_M,
-        _inside,
-        _sites_frame,
         _surface,
         check_run_inputs,
         read_area_dem,
@@ -267,7 +271,7 @@ def run_flood_telecom(
                            bbox=grid_bbox if use_buildings else tuple(chosen.total_bounds))
     t = lap("read", t)
     surface = _surface(ground, grid, buildings) if use_buildings else None
-    radio = _inside(grid, ground, _sites_frame(sites))
+    radio = radio_sites(sites, grid=grid, ground=ground)
     state = sites_down(radio, substations, depth, transform=depth_transform, crs=depth_crs,
                        radius_m=float(substation_radius_m), default_height_m=float(default_height_m))
     is_5g = (state["technology"] == "5G").to_numpy()
@@ -311,7 +315,10 @@ def _publish(db_url: str, catalog: Catalog, run: FloodTelecomRun) -> dict[str, i
     by_commune["row_id"] = run.run_id + ":" + by_commune["ma_xa"].astype(str)
     sites = run.sites.assign(**common)
     sites["row_id"] = run.run_id + ":" + sites["site_id"].astype(str)
-    sites["substation_id"] = sites["substation_id"].astype(object)
+    # "none" rather than NULL: the store cannot take a text column that is NULL in every
+    # row (as with a radius of 0), and one spelling keeps the layer easy to filter
+    sites["substation_id"] = sites["substation_id"].astype(object).where(
+        sites["substation_id"].notna(), "none")
     sites["harden_rank"] = sites["harden_rank"].astype("Int64")
     versions: dict[str, int] = {}
     note = f"flood-telecom run {run.run_id} ({run.area}, flood run {run.flood_run_id})"

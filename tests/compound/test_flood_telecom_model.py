@@ -117,7 +117,7 @@ def _population(buildings, grid) -> np.ndarray:
 
 
 def _run(town):
-    grid, ground, sites, subs, depth, transform, communes, buildings = town
+    grid, ground, sites, subs, depth, transform, _, buildings = town
     state = sites_down(sites, subs, depth, transform=transform, crs=grid.crs, radius_m=RADIUS_M)
     five_g = (state["technology"] == "5G").to_numpy()
     down = state["down"].to_numpy(bool)
