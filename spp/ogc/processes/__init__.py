@@ -21,6 +21,7 @@ PROCESSES: dict[str, str] = {
     "flood-dynamic": "spp.ogc.processes.flood.FloodDynamicProcessor",
     "coverage-gaps": "spp.ogc.processes.coverage.CoverageGapsProcessor",
     "fibre-reach": "spp.ogc.processes.coverage.FibreReachProcessor",
+    "flood-telecom": "spp.ogc.processes.compound.FloodTelecomProcessor",
 }
 """Process id → dotted path of its ``pygeoapi.process.base.BaseProcessor`` subclass."""
 
