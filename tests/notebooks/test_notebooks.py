@@ -121,3 +121,22 @@ def test_5g_and_fibre_gaps_match_a_direct_computation(run_notebook, sample_db: s
     assert result["fibre_share"] == pytest.approx(fibre.share, abs=1e-12)
     assert result["fibre_share"] <= result["fibre_share_after"] <= 1
     assert 0 < result["fibre_km"] <= 5.0 + 1.0  # the last extension may overshoot the budget
+
+
+def test_flood_telecom_outage_matches_a_direct_coverage_study(run_notebook, sample_db: str,
+                                                              sample_files: dict[str, Path],
+                                                              catalog: Catalog) -> None:
+    from spp import studies
+
+    result = run_notebook("04_flood_telecom.ipynb", SPP_NOTEBOOK_FLOOD_COMMUNE="Vinh Chau",
+                          SPP_NOTEBOOK_FLOOD_LEVEL_M="1.1")
+    assert result["commune"] == "Phường Vĩnh Châu"
+    # normal times: the same 5G coverage as the analysts' coverage study of the ward
+    cov = studies.coverage_study(sample_db, dem_path(sample_files), "Vĩnh Châu", catalog=catalog,
+                                 resolution_m=100, max_sites=0)
+    assert result["share_population_normal"] == pytest.approx(cov.share_population, abs=1e-12)
+    assert 0 <= result["share_population_flood"] < result["share_population_normal"] <= 1
+    assert result["people_losing_service"] == pytest.approx(
+        result["covered_population_normal"] - result["covered_population_flood"])
+    assert result["sites_down"] >= result["sites_down_5g"] >= 1
+    assert 0 < result["top_gain"] <= result["people_losing_service"]
