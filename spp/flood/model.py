@@ -87,6 +87,23 @@ def _points_xy(gdf: gpd.GeoDataFrame, terrain: Terrain) -> np.ndarray:
     return np.column_stack([g.x.to_numpy(), g.y.to_numpy()])
 
 
+def _tidal_river(z: np.ndarray, boundary: np.ndarray, lowest_level_m: float,
+                 depth_m: float | None) -> np.ndarray:
+    """``boundary`` plus the water 4-connected to it that is deeper than ``depth_m`` at
+    ``lowest_level_m`` (the rest of a tidal river the burned reaches do not cover).
+    ``z`` has NaN on walls, so the growth never crosses a closed gate."""
+    if depth_m is None or not boundary.any():
+        return boundary
+    try:
+        deep = inundate(z, lowest_level_m - depth_m, boundary=boundary, connectivity=4)
+    except ScenarioError:
+        return boundary  # no ground that deep
+    extra = np.isfinite(deep) & (deep > 0)
+    logger.info("tidal river: %d cells deeper than %.1f m at the lowest tide join the boundary",
+                int((extra & ~boundary).sum()), depth_m)
+    return boundary | extra
+
+
 def prepare_inputs(
     scenario: Scenario,
     terrain: Terrain,
@@ -172,12 +189,14 @@ def prepare_inputs(
             pump_list.append(Pump(name, float(cap) * scenario.pump_capacity_factor,
                                   inside & (idx == k)))
     tide = scenario.tide
+    boundary = _tidal_river(np.where(walls, np.nan, z), terrain.boundary, min(tide.level_m),
+                            scenario.tidal_river_depth_m)
     # Hot start: channels connected to the river hold water at the first tide level, as
     # they do in reality; a dry start would send a dam-break wave down every channel.
     initial = None
     if scenario.hot_start:
         try:
-            initial = inundate(z, float(tide.level_m[0]), boundary=terrain.boundary)
+            initial = inundate(z, float(tide.level_m[0]), boundary=boundary)
             initial = np.where(np.isfinite(initial), initial, 0.0).astype(np.float32)
         except ScenarioError:
             initial = None  # first level below all ground: start dry
@@ -189,7 +208,7 @@ def prepare_inputs(
         elevation_m=z,
         cell_size_m=terrain.cell_size_m,
         manning_n=manning,
-        boundary=terrain.boundary,
+        boundary=boundary,
         boundary_level_m=TimeSeries(np.asarray(tide.times_h) * 3600.0, np.asarray(tide.level_m)),
         rain_mm_h=rain,
         pumps=pump_list,
@@ -222,7 +241,7 @@ def run_scenario(
     inputs = prepare_inputs(scenario, terrain, pumps=pumps, gates=gates, landuse=landuse)
     result = simulate(inputs, scenario.duration_h * 3600.0,
                       thresholds_m=tuple(scenario.thresholds_m), progress=progress)
-    river = terrain.boundary.copy()
+    river = np.asarray(inputs.boundary if inputs.boundary is not None else terrain.boundary).copy()
     if inputs.initial_depth_m is not None:
         # channels and sea held water from the start (hot start): permanent water, not flood
         river |= np.asarray(inputs.initial_depth_m) > 0

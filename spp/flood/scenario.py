@@ -114,6 +114,10 @@ class Scenario(_Strict):
     """Start with channels filled to the first tide level where connected to the river
     (a static fill); ``false`` starts dry except the boundary cells."""
     thresholds_m: list[float] = Field(default_factory=lambda: [0.1, 0.3, 0.5, 1.0])
+    tidal_river_depth_m: float | None = Field(None, gt=0)
+    """Water connected to the tidal boundary and deeper than this (m) even at the lowest
+    tide is part of the tidal river: its level is imposed like the boundary's, and it no
+    longer sets the time step. ``null``: only the burned tidal reaches are imposed."""
 
 
 def _describe(exc: ValidationError) -> str:

@@ -88,3 +88,22 @@ def test_exposure_counts_known_answer() -> None:
     assert out.loc["W", "assets_hit"] == "Trường A"
     assert out.loc["E", "flooded_km2"] == 0 and out.loc["E", "assets_hit_count"] == 0
     assert isinstance(Terrain, type)
+
+
+def test_deep_tidal_river_joins_the_boundary() -> None:
+    """Deep water connected to the burned tidal reach takes the tide; a shallower canal
+    off the same river, a deep pond cut off by high ground and a closed gate do not."""
+    from spp.flood.model import _tidal_river
+
+    z = np.full((20, 30), 1.0, np.float32)
+    z[:, :6] = -10.0           # river: the burned reach is columns 0-2, the DEM's is 0-5
+    z[10, 6:25] = -2.5         # canal: 1.85 m deep at a −0.65 m low tide
+    z[2:5, 20:25] = -9.0       # deep pond behind the bank
+    z[15:18, 4:6] = np.nan     # closed gate (a wall) inside the river
+    reach = np.zeros(z.shape, bool)
+    reach[:, :3] = True
+    got = _tidal_river(z, reach, -0.65, 3.0)
+    assert got[:15, 3:6].all() and got[18:, 3:6].all()
+    assert not got[10, 6:].any() and not got[2:5, 20:25].any() and not got[15:18, 4:6].any()
+    assert (_tidal_river(z, reach, -0.65, None) == reach).all()
+    assert (_tidal_river(z, reach, -0.65, 20.0) == reach).all()   # nothing that deep
