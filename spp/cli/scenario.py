@@ -104,5 +104,14 @@ def flood_telecom_cmd(flood_scenario: str, commune: str | None, resolution_m: fl
             [[int(r.harden_rank), r.site_id, r.operator, r.ma_xa, round(float(r.depth_m), 2),
               round(float(r.critical_equipment_height_m), 2), r.cause, r.substation_id or "",
               round(float(r.people_regained))] for r in ranked.itertuples()]))
+    subs = run.substations
+    if subs is not None and len(subs):
+        click.echo("")
+        click.echo("flooded substations (people who regain 5G if that one stayed dry):")
+        click.echo(text_table(
+            ["substation", "name", "depth m", "sites cut off", "only cause", "people regained"],
+            [[r.substation_id, r.name, round(float(r.depth_m), 2), int(r.sites_cut_off),
+              int(r.sites_only_cut_off), round(float(r.people_regained))]
+             for r in subs.head(top or len(subs)).itertuples()]))
     if run.versions:
         click.echo("stored: " + ", ".join(f"{k} v{v}" for k, v in run.versions.items()))

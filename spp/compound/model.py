@@ -30,7 +30,7 @@ come in any CRS and are reprojected to the grid's; depths are metres.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -280,7 +280,9 @@ class OutageCoverage:
     """Coverage in normal times and during the flood on one grid, and hardening gains.
 
     ``gains`` maps each down site's id to the people (sum of ``population`` cells) who
-    regain coverage if that site alone stays on air; ``gain_cells`` the number of cells.
+    regain coverage if that site alone stays on air; ``gain_cells`` the number of cells;
+    ``group_gains`` the people regained if every site of a group comes back together
+    (e.g. the sites cut off only by one substation: what keeping it dry is worth).
     """
 
     covered_normal: NDArray[np.bool_]
@@ -288,6 +290,7 @@ class OutageCoverage:
     rsrp_flood_dbm: NDArray[np.float32]
     gains: dict[str, float] = field(default_factory=dict)
     gain_cells: dict[str, int] = field(default_factory=dict)
+    group_gains: dict[str, float] = field(default_factory=dict)
 
 
 def outage_coverage(
@@ -300,6 +303,7 @@ def outage_coverage(
     population: NDArray[np.floating],
     surface: NDArray[np.floating] | None = None,
     settings: CoverageSettings | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
     progress: Progress | None = None,
 ) -> OutageCoverage:
     """Coverage with every sector (normal) and with ``sectors_up`` only (flood).
@@ -318,6 +322,9 @@ def outage_coverage(
     surface : ndarray, optional
         Ground + building heights, metres, for line of sight.
     settings : CoverageSettings, optional
+    groups : mapping of str to sequence of str, optional
+        Named groups of down site ids whose joint gain is wanted (one full-grid mask
+        each, so keep them few).
     progress : callable, optional
         ``progress(done, total)`` over masts (up masts, then down sites).
 
@@ -357,6 +364,12 @@ def outage_coverage(
     normal = flood.copy()
     gains: dict[str, float] = {}
     gain_cells: dict[str, int] = {}
+    groups = dict(groups or {})
+    group_reach = {name: np.zeros(grid.shape, dtype=bool) for name in groups}
+    member_of: dict[str, list[str]] = {}
+    for name, ids in groups.items():
+        for site_id in ids:
+            member_of.setdefault(str(site_id), []).append(name)
     for done, (site_id, masts) in enumerate(by_site.items(), start=masts_up + 1):
         reach = np.zeros(grid.shape, dtype=bool)
         for sectors in masts.values():
@@ -370,11 +383,14 @@ def outage_coverage(
         gains[site_id] = float(pop[regained].sum())
         gain_cells[site_id] = int(regained.sum())
         normal |= reach
+        for name in member_of.get(site_id, []):
+            group_reach[name] |= reach
         if progress is not None:
             progress(done, total)
     log.info("outage coverage: %d sectors up on %d masts, %d sites down", len(sectors_up),
              masts_up, len(by_site))
-    return OutageCoverage(normal, flood, rsrp, gains, gain_cells)
+    group_gains = {name: float(pop[mask & ~flood].sum()) for name, mask in group_reach.items()}
+    return OutageCoverage(normal, flood, rsrp, gains, gain_cells, group_gains)
 
 
 def commune_outage(

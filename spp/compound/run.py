@@ -61,6 +61,10 @@ class FloodTelecomRun:
     sites_on_air: int
     seconds: float
     flood_ran: bool = False
+    substations: pd.DataFrame | None = None
+    """Flooded substations feeding sites of the area: ``substation_id``, ``name``,
+    ``depth_m``, ``sites_cut_off`` (sites down with it as a cause), ``sites_only_cut_off``
+    (down only because of it) and ``people_regained`` (5G, if it stayed dry), most first."""
     versions: dict[str, int] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
 
@@ -283,10 +287,12 @@ def run_flood_telecom(
     cov_settings = CoverageSettings(radius_m=REACH_M,
                                     threshold_dbm={"5G": threshold_dbm, "4G": threshold_dbm})
     t = lap("prepare", t)
+    only_sub = state[is_5g & (state["cause"] == "substation").to_numpy()]
+    groups = {str(k): list(v.astype(str)) for k, v in only_sub.groupby("substation_id")["site_id"]}
     outage = outage_coverage(
         ground, grid, sectors_up=sectors_up, sectors_down=sectors_down,
         threshold_dbm=threshold_dbm, population=pop_in, surface=surface, settings=cov_settings,
-        progress=(lambda d, n: progress("sites", d, n)) if progress else None)
+        groups=groups, progress=(lambda d, n: progress("sites", d, n)) if progress else None)
     t = lap("coverage", t)
     table = commune_outage(chosen, outage, grid, population=pop_in,
                            down_5g=state[is_5g & down])
@@ -297,6 +303,7 @@ def run_flood_telecom(
         run_id, flood_run_id, flood_scenario, area, float(resolution_m), float(threshold_dbm),
         float(substation_radius_m), table, ranked, sorted(set(sub_flooded.astype(str))),
         len(state), 0.0, ran, timings_s=timings)
+    run.substations = _substation_table(state, substations, outage.group_gains)
     t = lap("tables", t)
     if store:
         run.versions = _publish(db_url, catalog, run)
@@ -304,6 +311,26 @@ def run_flood_telecom(
     run.seconds = time.perf_counter() - t0
     log.info("flood-telecom run %s: %.1f s (%s)", run_id, run.seconds, timings)
     return run
+
+
+def _substation_table(state: gpd.GeoDataFrame, substations: gpd.GeoDataFrame,
+                      gains: dict[str, float]) -> pd.DataFrame:
+    import pandas as pd
+
+    cut = state[state["substation_flooded"].to_numpy(bool)]
+    rows = []
+    names = dict(zip(substations["substation_id"].astype(str), substations["name"].astype(str)))
+    for sub_id, sites in cut.groupby("substation_id"):
+        rows.append({"substation_id": str(sub_id), "name": names.get(str(sub_id)),
+                     "depth_m": float(sites["substation_depth_m"].iloc[0]),
+                     "sites_cut_off": len(sites),
+                     "sites_only_cut_off": int((sites["cause"] == "substation").sum()),
+                     "people_regained": gains.get(str(sub_id), 0.0)})
+    columns = ["substation_id", "name", "depth_m", "sites_cut_off", "sites_only_cut_off",
+               "people_regained"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(["people_regained", "substation_id"], ascending=[False, True],
+                             kind="stable").reset_index(drop=True)
 
 
 def _publish(db_url: str, catalog: Catalog, run: FloodTelecomRun) -> dict[str, int]:

@@ -219,3 +219,22 @@ def test_link_substations_needs_a_crs():
     pts = gpd.GeoDataFrame({"substation_id": ["S"]}, geometry=gpd.points_from_xy([0], [0]))
     with pytest.raises(CRSError):
         link_substations(pts, pts, crs=9210)
+
+
+def test_group_gain_is_the_joint_gain_of_re_adding_the_group_not_the_sum(town):
+    grid, ground, sites, subs, depth, transform, _, buildings = town
+    state = sites_down(sites, subs, depth, transform=transform, crs=grid.crs, radius_m=RADIUS_M)
+    five_g = (state["technology"] == "5G").to_numpy()
+    down = state["down"].to_numpy(bool)
+    pop = _population(buildings, grid)
+    outage = outage_coverage(
+        ground, grid, sectors_up=sectors_from_sites(state[five_g & ~down], crs=grid.crs),
+        sectors_down=sectors_from_sites(state[five_g & down], crs=grid.crs),
+        threshold_dbm=THRESHOLD_DBM, population=pop, settings=SETTINGS,
+        groups={"AD": ["A", "D"], "E": ["E"]})
+    survivors = sites[~sites["site_id"].isin(list(_expected_down()))]
+    flood_people = pop[_covered(ground, grid, survivors)].sum()
+    both = _covered(ground, grid, sites[sites["site_id"].isin([*survivors["site_id"], "A", "D"])])
+    assert outage.group_gains["AD"] == pytest.approx(pop[both].sum() - flood_people)
+    assert outage.group_gains["E"] == pytest.approx(outage.gains["E"])
+    assert outage.group_gains["AD"] <= outage.gains["A"] + outage.gains["D"]

@@ -107,6 +107,9 @@ def test_sites_down_match_depths_sampled_from_the_flood_cog(stored_run, ft_setti
     for sid in down.index:
         assert (down.loc[sid, "cause"] in ("flooded", "both")) == (sid in flooded), sid
     assert down.loc[list(set(down.index) & flooded), "depth_m"].gt(0.5).all()
+    subs = run.substations
+    assert subs["sites_cut_off"].sum() == down["cause"].isin(["substation", "both"]).sum()
+    assert subs["sites_only_cut_off"].sum() == (down["cause"] == "substation").sum()
     ranked = down[down["harden_rank"].notna()].sort_values("harden_rank")
     assert (ranked["technology"] == "5G").all()
     assert np.all(np.diff(ranked["people_regained"].to_numpy()) <= 0)

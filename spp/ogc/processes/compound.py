@@ -179,6 +179,7 @@ class FloodTelecomProcessor(_Processor):
                                        if pop else None),
             "people_losing_service": run.people_losing_service,
             "communes": _records(t), "sites": _records(sites),
+            "substations": _records(run.substations) if run.substations is not None else [],
         }
         links = self._links(("flood_telecom_by_commune", "flood_telecom_sites"), run.run_id)
         if links:
