@@ -22,16 +22,16 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
-    "STORAGE_EPSG",
     "METRIC_EPSG",
-    "VN2000_EPSG",
+    "STORAGE_EPSG",
     "SUPPORTED_EPSG",
-    "parse_crs",
+    "VN2000_EPSG",
     "epsg_of",
+    "parse_crs",
+    "register_srids",
     "require_projected",
     "to_metric",
     "transformer",
-    "register_srids",
 ]
 
 STORAGE_EPSG = 4326
@@ -160,7 +160,7 @@ def register_srids(conn: psycopg.Connection, epsgs: tuple[int, ...] = SUPPORTED_
     changed: list[int] = []
     with conn.cursor() as cur:
         cur.execute("SELECT srid, auth_name FROM spatial_ref_sys WHERE srid = ANY(%s)", (list(epsgs),))
-        have = dict(cur.fetchall())
+        have: dict[int, str | None] = dict(cur.fetchall())
         for code in epsgs:
             vn = is_vn2000(code)
             if code in have and not vn:

@@ -291,7 +291,7 @@ def _legend_class() -> type:
     from branca.element import MacroElement
     from jinja2 import Template
 
-    class Legend(MacroElement):  # type: ignore[misc]
+    class Legend(MacroElement):
         _template = Template("""
             {% macro script(this, kwargs) %}
             (function () {
@@ -307,7 +307,7 @@ def _legend_class() -> type:
         """)
 
         def __init__(self, caption: str, colors: Sequence[str], vmin: float, vmax: float):
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]
             self._name = "SppLegend"
             self.html = _legend_html(caption, colors, vmin, vmax)
 

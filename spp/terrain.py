@@ -333,7 +333,7 @@ def cells_of(gdf: gpd.GeoDataFrame, terrain: Terrain, *, all_touched: bool = Tru
         return np.zeros(terrain.shape, dtype=bool)
     mask = rasterize([(geom, 1) for geom in geoms], out_shape=terrain.shape,
                      transform=terrain.transform, fill=0, all_touched=all_touched, dtype="uint8")
-    return mask.astype(bool)
+    return np.asarray(mask, dtype=bool)
 
 
 def write_raster(
@@ -366,12 +366,12 @@ def write_raster(
     nd = terrain.nodata if nodata is None else nodata
     out = np.where(np.isnan(array), np.float32(nd), array).astype(np.float32)
     ny, nx = out.shape
-    profile = dict(
-        driver="COG", width=nx, height=ny, count=1, dtype="float32",
-        crs=RioCRS.from_wkt(terrain.crs.to_wkt()), transform=terrain.transform, nodata=nd,
-        compress="ZSTD", level=1, predictor=3, blocksize=512, num_threads="ALL_CPUS",
-        overviews="AUTO" if overviews and max(nx, ny) > 512 else "NONE",
-    )
+    profile = {
+        "driver": "COG", "width": nx, "height": ny, "count": 1, "dtype": "float32",
+        "crs": RioCRS.from_wkt(terrain.crs.to_wkt()), "transform": terrain.transform, "nodata": nd,
+        "compress": "ZSTD", "level": 1, "predictor": 3, "blocksize": 512, "num_threads": "ALL_CPUS",
+        "overviews": "AUTO" if overviews and max(nx, ny) > 512 else "NONE",
+    }
     try:
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(out, 1)

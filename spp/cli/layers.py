@@ -61,7 +61,7 @@ def load_sample(settings: Settings, *, only: list[str] | None = None, force: boo
 
     files = ensure_sample(settings)
     catalog = _catalog(settings)
-    reports = []
+    reports: list[object] = []
     for spec in catalog:
         if spec.sample is None or (only and spec.name not in only):
             continue

@@ -22,4 +22,6 @@ crs_opt = click.option(
 
 def progress_enabled() -> bool:
     """Show progress bars only when stderr is a terminal."""
-    return click.get_text_stream("stderr").isatty()
+    import sys
+
+    return sys.stderr.isatty()

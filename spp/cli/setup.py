@@ -49,8 +49,8 @@ def run_first_analyses(settings: Settings, echo: Callable[[str], None]) -> list[
     """Run :data:`FIRST_ANALYSES` whose output is missing, then the indicators if anything
     ran or none exist. Returns the labels that failed (each error is echoed, set-up goes on:
     the layers are loaded and worth serving even if an analysis breaks)."""
-    from spp.errors import SppError
     from spp.cli.indicators import LAYER as INDICATORS
+    from spp.errors import SppError
 
     ctx = click.get_current_context()
     failed: list[str] = []

@@ -149,8 +149,8 @@ def assess_exposure(
         owner[pi] = ci
         return owner
 
-    people = np.zeros(n)
-    nbuild = np.zeros(n, dtype=np.int64)
+    people: np.ndarray = np.zeros(n)
+    nbuild: np.ndarray = np.zeros(n, dtype=np.int64)
     if buildings is not None and len(buildings):
         b = _to(buildings, pcrs, "buildings")
         pts = b.geometry.representative_point().to_numpy()

@@ -101,7 +101,7 @@ def _tidal_river(z: np.ndarray, boundary: np.ndarray, lowest_level_m: float,
     extra = np.isfinite(deep) & (deep > 0)
     logger.info("tidal river: %d cells deeper than %.1f m at the lowest tide join the boundary",
                 int((extra & ~boundary).sum()), depth_m)
-    return boundary | extra
+    return np.asarray(boundary | extra, dtype=bool)
 
 
 def prepare_inputs(

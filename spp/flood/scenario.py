@@ -103,7 +103,7 @@ class Scenario(_Strict):
     epsg: int = 9210
     tide: Hydrograph
     rain: Rain | None = None
-    manning: Manning = Manning()
+    manning: Manning = Field(default_factory=lambda: Manning(default=0.035))
     pumps: Literal["on", "off"] = "on"
     pump_capacity_factor: float = Field(1.0, ge=0)
     pump_drainage_radius_m: float = Field(1500.0, gt=0)
