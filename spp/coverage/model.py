@@ -289,7 +289,7 @@ def best_server(
     group_by : sequence of str
         Sector attributes to group by; ``()`` gives one group keyed ``()``.
     progress : callable, optional
-        Called as ``progress(done, total)`` after each mast.
+        Called as ``progress(done, total)`` as the masts are worked through.
 
     Returns
     -------
@@ -305,29 +305,38 @@ def best_server(
     RasterError
         Grid/array shapes differ, a site outside the grid or on nodata.
     """
+    from spp.coverage.fast import RINGS_M, prepare_masts, surface_pyramid, update_best
+
     settings = settings or CoverageSettings()
     g64 = np.asarray(ground, dtype=np.float64)
     s64 = g64 if surface is None else np.asarray(surface, dtype=np.float64)
-    results: dict[tuple[str, ...], CoverageResult] = {}
     masts = _masts(sectors)
-    for done, indices in enumerate(masts.values(), start=1):
-        windows, (r0, c0) = sector_rsrp_window(
-            g64, grid, sectors=[sectors[i] for i in indices], surface=s64, settings=settings)
-        for idx, win in zip(indices, windows):
-            key = tuple(str(getattr(sectors[idx], name)) for name in group_by)
-            res = results.get(key)
-            if res is None:
-                res = CoverageResult(
-                    np.full(grid.shape, np.nan, dtype=np.float32),
-                    np.full(grid.shape, -1, dtype=np.int32), grid, list(sectors))
-                results[key] = res
-            sl = (slice(r0, r0 + win.shape[0]), slice(c0, c0 + win.shape[1]))
-            current = res.rsrp_dbm[sl]
-            better = np.isfinite(win) & ~(current >= win)
-            current[better] = win[better]
-            res.server[sl][better] = idx
+    # rank = position in the reference's order (mast by mast): ties go to the lower rank
+    order = [i for indices in masts.values() for i in indices]
+    rank = np.empty(len(sectors) + 1, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    rank[-1] = -1
+    keys: dict[tuple[str, ...], int] = {}
+    group = np.empty(len(sectors), dtype=np.int64)
+    for i in order:
+        group[i] = keys.setdefault(tuple(str(getattr(sectors[i], n)) for n in group_by),
+                                   len(keys))
+    table = prepare_masts(g64, grid, [[(i, sectors[i]) for i in idx] for idx in masts.values()],
+                          settings, group=group, rank=rank)
+    best = np.full((len(keys), *grid.shape), np.nan, dtype=np.float32)
+    server = np.full((len(keys), *grid.shape), -1, dtype=np.int32)
+    pyramid = surface_pyramid(s64 if settings.use_los else g64[:1, :1])
+    rings = list(zip((-1.0, *RINGS_M[:-1]), RINGS_M))
+    batch = max(1, -(-len(table) // 20))
+    steps = [(ring, lo, min(lo + batch, len(table))) for ring in rings
+             for lo in range(0, len(table), batch)]
+    for step_no, (ring, lo, hi) in enumerate(steps, start=1):
+        update_best(g64, s64, pyramid, grid, table, settings, best=best, server=server,
+                    best_origin=(0, 0), rank_of=rank, masts=(lo, hi), ring_m=ring)
         if progress is not None:
-            progress(done, len(masts))
+            progress(round(step_no * len(table) / len(steps)), len(table))
+    results = {key: CoverageResult(best[g], server[g], grid, list(sectors))
+               for key, g in keys.items()}
     log.info("best server: %d sectors on %d masts, %d groups", len(sectors), len(masts),
              len(results))
     return results

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spp.coverage.los import Grid
-from spp.coverage.model import CoverageSettings, Sector, sector_rsrp_window
+from spp.coverage.model import CoverageSettings, Sector
 from spp.errors import CRSError, ScenarioError
 
 if TYPE_CHECKING:
@@ -123,7 +123,15 @@ def candidate_footprints(
     settings: CoverageSettings | None = None,
     progress: Progress | None = None,
 ) -> list[NDArray[np.int64]]:
-    """Flat indices of the cells each candidate would cover (RSRP ≥ the threshold)."""
+    """Flat indices of the cells each candidate would cover (RSRP ≥ the threshold).
+
+    The same cells as thresholding the best of the candidate's
+    :func:`~spp.coverage.model.sector_rsrp_window` windows, from the fused kernel, which
+    traces a cell's line of sight only where the LOS case could reach the threshold and the
+    NLOS case could not.
+    """
+    from spp.coverage.fast import prepare_masts, surface_pyramid, update_best
+
     template = template or SiteTemplate()
     settings = settings or CoverageSettings()
     threshold = settings.threshold_for(template.technology)
@@ -132,17 +140,30 @@ def candidate_footprints(
     pts = candidates.to_crs(grid.crs)
     heights = (pts["height_m"].to_numpy(dtype=float) if "height_m" in pts
                else np.full(len(pts), template.height_m))
-    out: list[NDArray[np.int64]] = []
+    masts = []
     for i, (geom, h) in enumerate(zip(pts.geometry, heights)):
-        sectors = [Sector(f"cand-{i}", float(geom.x), float(geom.y), float(h),
-                          template.eirp_dbm, template.band_mhz, az, template.downtilt_deg,
-                          template.beamwidth_deg, template.scenario, template.operator,
-                          template.technology) for az in template.azimuths_deg]
-        windows, (r0, c0) = sector_rsrp_window(g64, grid, sectors=sectors, surface=s64,
-                                               settings=settings)
-        best = np.fmax.reduce(np.stack(windows), axis=0)
-        with np.errstate(invalid="ignore"):
-            rr, cc = np.nonzero(best >= threshold)
+        masts.append([(len(template.azimuths_deg) * i + k, Sector(
+            f"cand-{i}", float(geom.x), float(geom.y), float(h), template.eirp_dbm,
+            template.band_mhz, az, template.downtilt_deg, template.beamwidth_deg,
+            template.scenario, template.operator, template.technology))
+            for k, az in enumerate(template.azimuths_deg)])
+    n_sectors = len(template.azimuths_deg) * len(masts)
+    rank = np.r_[np.arange(n_sectors), -1].astype(np.int64)
+    table = prepare_masts(g64, grid, masts, settings,
+                          group=np.zeros(n_sectors, dtype=np.int64), rank=rank)
+    pyramid = surface_pyramid(s64 if settings.use_los else g64[:1, :1])
+    # start every cell just below the threshold: only sectors reaching it replace that
+    below = np.float32(threshold)
+    if float(below) >= threshold:
+        below = np.nextafter(below, np.float32(-np.inf))
+    out: list[NDArray[np.int64]] = []
+    for i in range(len(masts)):
+        r0, r1, c0, c1 = (int(v) for v in table.window[i])
+        best = np.full((1, r1 - r0, c1 - c0), below, dtype=np.float32)
+        server = np.full(best.shape, -1, dtype=np.int32)
+        update_best(g64, s64, pyramid, grid, table, settings, best=best, server=server,
+                    best_origin=(r0, c0), rank_of=rank, masts=(i, i + 1))
+        rr, cc = np.nonzero(server[0] >= 0)
         out.append(((rr + r0) * grid.shape[1] + (cc + c0)).astype(np.int64))
         if progress is not None:
             progress(i + 1, len(pts))
