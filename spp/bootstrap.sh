@@ -11,7 +11,7 @@ say() { printf '\033[1m[spp]\033[0m %s\n' "$*" >&2; }
 
 # 1. System packages (apt). PostGIS only when SPP runs its own cluster.
 pkgs=(gdal-bin)
-if [ "$mode" = test ]; then pkgs+=(chromium chromium-driver fonts-dejavu-core); fi  # headless browser tests of /map (labels use local fonts)
+if [ "$mode" = test ]; then pkgs+=(chromium chromium-driver fonts-dejavu-core python3-qgis qgis-providers); fi  # headless browser tests of /map (labels use local fonts), QGIS client test
 if [ -z "${SPP_DATABASE_URL:-}" ]; then pkgs+=(postgresql-15-postgis-3); fi
 python_bin="${SPP_PYTHON:-}"
 if [ -z "$python_bin" ]; then
