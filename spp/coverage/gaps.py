@@ -127,8 +127,12 @@ def coverage_shares(
     n = len(communes)
     metric = _to_grid_crs(communes, grid, "communes")
     flat = labels.ravel()
-    cells = np.bincount(flat, minlength=n + 1)[1:]
-    cov_cells = np.bincount(flat, weights=covered.ravel(), minlength=n + 1)[1:]
+    # only cells inside a commune count: the same sums, over fewer cells
+    inside = np.flatnonzero(flat)
+    lab_in = flat[inside]
+    cov_in = covered.ravel()[inside]
+    cells = np.bincount(lab_in, minlength=n + 1)[1:]
+    cov_cells = np.bincount(lab_in, weights=cov_in, minlength=n + 1)[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         share_area = np.where(cells > 0, cov_cells / np.maximum(cells, 1), np.nan)
         area_km2 = metric.geometry.area.to_numpy() / 1e6
@@ -141,9 +145,9 @@ def coverage_shares(
             "covered_area_km2": share_area * area_km2,
         })
         if population is not None:
-            pop = np.asarray(population, dtype=np.float64).ravel()
-            total = np.bincount(flat, weights=pop, minlength=n + 1)[1:]
-            cov = np.bincount(flat, weights=pop * covered.ravel(), minlength=n + 1)[1:]
+            pop = np.asarray(population, dtype=np.float64).ravel()[inside]
+            total = np.bincount(lab_in, weights=pop, minlength=n + 1)[1:]
+            cov = np.bincount(lab_in, weights=pop * cov_in, minlength=n + 1)[1:]
             out["population"] = total
             out["covered_population"] = cov
             out["share_population"] = np.where(total > 0, cov / np.maximum(total, 1e-300), np.nan)
@@ -221,12 +225,15 @@ def gap_polygons(
     comp = np.zeros(grid.shape, dtype=np.int32)
     comp_commune: list[int] = [0]
     next_id = 1
+    boxes = ndimage.find_objects(labels)
     for lab in np.unique(labels[gap]):
         if lab == 0:
             continue
-        lab_mask = gap & (labels == lab)
+        # label within the commune's bounding box: same components, same raster-order ids
+        box = boxes[lab - 1]
+        lab_mask = gap[box] & (labels[box] == lab)
         part, count = ndimage.label(lab_mask)
-        comp[lab_mask] = part[lab_mask] + next_id - 1
+        comp[box][lab_mask] = part[lab_mask] + next_id - 1
         comp_commune.extend([int(lab)] * count)
         next_id += count
     n_comp = next_id - 1
