@@ -44,7 +44,7 @@ __all__ = ["PYRAMID_LEVELS", "RINGS_M", "MastTable", "Pyramid", "SectorArrays",
 
 PYRAMID_LEVELS = 9
 """Levels of the surface's max pyramid (tiles of 2**L cells, L < PYRAMID_LEVELS)."""
-RINGS_M = (1_500.0, math.inf)
+RINGS_M = (1_000.0, 2_500.0, math.inf)
 """Distance bands (metres) visited in turn over all masts: near cells first."""
 BAND_COLUMNS = 64
 """Width of the column bands processed in parallel (cells)."""
