@@ -12,7 +12,9 @@
 
 Run: ``python benchmarks/coverage.py`` (installs ``splat`` with apt-get when missing);
 ``python benchmarks/coverage.py --sample`` runs part 4 only and replaces its section of the
-results file.
+results file; ``python benchmarks/coverage.py --before-after REV`` times the whole-city runs
+(50 m and 30 m, no store) of git revision ``REV`` (checked out in a temporary worktree) and
+of this checkout, one after the other in fresh processes, and replaces that section.
 """
 
 from __future__ import annotations
@@ -313,6 +315,97 @@ def bench_sample(rows: list[str]) -> None:
     rows.append("")
 
 
+BEFORE_AFTER_HEADING = "## Before/after, same run"
+_CHILD = """
+import json, os, resource, sys, time
+import numpy as np
+from affine import Affine
+from pyproj import CRS
+from spp.coverage.los import Grid
+from spp.coverage.model import CoverageSettings, Sector, best_server
+from spp.coverage.run import run_coverage
+from spp.settings import get_settings
+from spp.store.db import url
+
+grid = Grid(Affine(30.0, 0, 580_000, 0, -30.0, 1_115_000), (41, 41), CRS.from_epsg(9210))
+x, y = grid.transform @ (20.5, 20.5)
+best_server(np.zeros((41, 41)), grid, [Sector("w", x, y, 30.0, 60.0, 3500.0, 0.0)],
+            settings=CoverageSettings(radius_m=500.0))  # JIT warm-up, not timed
+settings = get_settings()
+usage = lambda: resource.getrusage(resource.RUSAGE_SELF)
+u0, t0, load = usage(), time.perf_counter(), os.getloadavg()[0]
+plan = sys.argv[2] == "plan"
+run = run_coverage(settings, url(settings), resolution_m=float(sys.argv[1]), store=False,
+                   plan=plan)
+u1 = usage()
+print(json.dumps({"wall": time.perf_counter() - t0, "load": load,
+                  "cpu": u1.ru_utime + u1.ru_stime - u0.ru_utime - u0.ru_stime,
+                  "stages": run.timings_s,
+                  "planned": None if run.planned is None else len(run.planned)}))
+"""
+
+
+def bench_before_after(rows: list[str], rev: str, *, plan: bool = False) -> None:
+    """Whole-city ``run_coverage`` (no store) of ``rev`` and of this checkout, each in a
+    fresh process (``python -P`` with the checkout first on ``PYTHONPATH``)."""
+    import json
+
+    repo = Path(__file__).resolve().parent.parent
+    work = Path(tempfile.mkdtemp(prefix="spp-before-"))
+    tree = work / "tree"
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), rev],
+                   check=True, capture_output=True)
+    short = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", rev], check=True,
+                           capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    rows += [BEFORE_AFTER_HEADING, "",
+             (f"Whole sample city, `run_coverage(store=False)`, before = `{short}`, after = "
+              f"`{head}` (+ working tree), each in a fresh process after a JIT warm-up, run "
+              "back to back. The machine is shared: the load average (1 min) at the start "
+              "of each run is given; CPU time is the process's own (both numba threads)."),
+             "", "| code | grid | load | wall s | CPU s | stages (s) |",
+             "|---|---|---|---|---|---|"]
+    runs = [(res, what) for res in (50.0, 30.0) for what in ("before", "after")]
+    if plan:
+        runs += [(50.0, "before"), (50.0, "after")]
+    try:
+        for i, (res, what) in enumerate(runs):
+            with_plan = plan and i >= 4
+            src = tree if what == "before" else repo
+            # the old code reads this checkout's catalogue, database and state (SPP_HOME)
+            env = {**os.environ, "PYTHONPATH": str(src), "SPP_HOME": str(repo)}
+            out = subprocess.run([sys.executable, "-P", "-c", _CHILD, str(res),
+                                  "plan" if with_plan else "none"], cwd=repo, env=env,
+                                 check=True, capture_output=True, text=True)
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in got["stages"].items())
+            if with_plan:
+                stages += f" ({got['planned']} sites planned)"
+            label = f"{what} (`{short if what == 'before' else head}`)"
+            rows.append(f"| {label}{' + plan' if with_plan else ''} | {res:g} m | "
+                        f"{got['load']:.1f} | {got['wall']:.1f} | {got['cpu']:.1f} | "
+                        f"{stages} |")
+            print(rows[-1], flush=True)
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)],
+                       check=False, capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+    rows.append("")
+
+
+def _replace_section(heading: str, section: str) -> None:
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    if heading in old:
+        before, rest = old.split(heading, 1)
+        after = rest.split("\n## ", 1)
+        tail = ("\n## " + after[1]) if len(after) > 1 else ""
+        text = before.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n" + tail
+    else:
+        text = old.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+    RESULTS.write_text(text.lstrip("\n"), encoding="utf-8")
+
+
 def pd_concat(frames: list[object]) -> object:
     import pandas as pd
 
@@ -322,6 +415,13 @@ def pd_concat(frames: list[object]) -> object:
 def main() -> int:
     import platform
 
+    if "--before-after" in sys.argv:
+        rows = []
+        rev = sys.argv[sys.argv.index("--before-after") + 1]
+        bench_before_after(rows, rev, plan="--plan" in sys.argv)
+        _replace_section(BEFORE_AFTER_HEADING, "\n".join(rows))
+        print("\n".join(rows))
+        return 0
     if "--sample" in sys.argv:
         rows: list[str] = []
         bench_sample(rows)
