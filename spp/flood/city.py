@@ -424,5 +424,6 @@ def run_city_scenario(
                "mass_balance_error_m3": mb.error_m3, "wall_s": result.wall_s,
                # not stored in flood_runs; for reports and benchmarks
                "steps": result.steps, "rate": result.cell_updates_per_s,
+               "cpu_s": result.cpu_s, "visited_share": result.visited_share,
                "grid": f"{terrain.shape[1]}×{terrain.shape[0]}"},
     )

@@ -242,6 +242,7 @@ class _Spans:
         self.since = 0
         self.full = True
         self.visited = 0
+        self.order = _row_order(self.ny)
 
     def _widen(self, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from scipy.ndimage import maximum_filter1d, minimum_filter1d
@@ -259,7 +260,7 @@ class _Spans:
             self.lo, self.hi = self.v_lo.copy(), self.v_hi.copy()
             self.full = False
             return self.lo, self.hi
-        kernels.wet_extent(h, self.lo, self.hi, h_min, self.first, self.last)
+        kernels.wet_extent(h, self.lo, self.hi, h_min, self.first, self.last, self.order)
         w_lo, w_hi = self._widen(self.first, self.last)
         self.lo = np.ascontiguousarray(np.maximum(np.minimum(w_lo, self.a_lo), self.v_lo))
         self.hi = np.ascontiguousarray(np.minimum(np.maximum(w_hi, self.a_hi), self.v_hi))
@@ -280,6 +281,19 @@ class _Spans:
     def step(self) -> None:
         self.since += 1
         self.visited += int(np.maximum(self.hi - self.lo, 0).sum())
+
+
+def _row_order(ny: int, block: int = 8) -> np.ndarray:
+    """Rows in blocks of ``block``, dealt round-robin to the numba threads: a ``prange``
+    over this order gives thread t blocks t, t + T, … instead of one contiguous part of the
+    grid (on the city half the wet rows lie in a third of the grid)."""
+    import numba
+
+    threads = max(int(numba.get_num_threads()), 1)
+    blocks = np.arange(0, ny, block)
+    parts = [blocks[t::threads] for t in range(threads)]
+    return np.concatenate([np.concatenate([np.arange(b, min(b + block, ny)) for b in part])
+                           if part.size else np.zeros(0, np.int64) for part in parts]).astype(np.int64)
 
 
 def _cfl_step(depth_m: float, dx: float, alpha: float, dt_max_s: float, h_min_m: float) -> float:
@@ -433,6 +447,7 @@ def simulate(
         [np.zeros(shape, bool)] + [_mask(f.cells, shape, "inflow") & valid & ~wall
                                    for f in inputs.inflows]), span_every)
     lo, hi = spans.update(h, h_min_m)
+    order = spans.order
     # Imposed cells are left out of the time step (their depth does not evolve); a face
     # between an imposed and a computed cell is at most level − (lowest such computed cell).
     b_open_mask = np.zeros(shape, bool)
@@ -490,11 +505,11 @@ def simulate(
         elif spans.due():
             lo, hi = spans.update(h, h_min_m)
         kernels.compute_fluxes(h, zc, gn2, qx, qy, qx_b, qy_b, lo, hi, *written[4:],
-                               dt, dx, theta, h_min_m)
+                               dt, dx, theta, h_min_m, order)
         qx, qy, qx_b, qy_b = qx_b, qy_b, qx, qy
         written = written[4:] + written[:4]
         kernels.update_depths(h, qx, qy, interior, lo, hi, row_hmax, row_clip, row_bnd,
-                              dt, dx, rain_m)
+                              dt, dx, rain_m, order)
         tot_rain += float(np.float32(rain_m)) * area * n_rain_cells
         tot_bnd += float(row_bnd.sum())
         tot_clip += float(row_clip.sum())
@@ -507,7 +522,7 @@ def simulate(
         since_stats += dt
         if steps % stats_every == 0 or t >= duration_s - 1e-9:
             kernels.update_stats(h, lo, hi, max_depth, arrival, duration, thresholds, t,
-                                 since_stats, arrival_depth_m)
+                                 since_stats, arrival_depth_m, order)
             since_stats = 0.0
         if progress is not None and steps % 200 == 0:
             progress(t, duration_s)

@@ -4,6 +4,10 @@ Everything here works on plain C-contiguous arrays in model-grid order (row 0 = 
 float32 depths/elevations in metres, fluxes in m²/s per unit width. Callers in
 :mod:`spp.flood.static` and :mod:`spp.flood.dynamic` validate inputs; kernels do not.
 
+Row loops of the dynamic kernels run over ``order``, a permutation of the rows (see
+``spp.flood.dynamic._row_order``): numba splits a ``prange`` into one contiguous chunk per
+thread, and interleaving blocks of rows gives each thread a fair share of the wet rows.
+
 Grid layout of the dynamic scheme (Bates et al. 2010): ``qx[i, j]`` is the flux across
 the west face of cell ``(i, j)`` (shape ``(ny, nx + 1)``), ``qy[i, j]`` the flux across
 its north face (shape ``(ny + 1, nx)``). Positive fluxes point east/south. Outer faces
@@ -164,6 +168,7 @@ def compute_fluxes(
     dx: float,
     theta: float,
     h_min: float,
+    order: np.ndarray,
 ) -> None:
     """One momentum step of the local-inertial scheme: new fluxes from old ones.
 
@@ -179,7 +184,7 @@ def compute_fluxes(
     ``x_lo/x_hi`` (``y_lo/y_hi``) hold, per row of ``qx`` (``qy``), the face range this
     buffer was last written on; faces that leave it are zeroed here and the range updated.
     """
-    ny, nx = h.shape
+    nx = h.shape[1]
     dtf = np.float32(dt)
     c = np.float32(9.81 * dt / dx)
     hmin = np.float32(h_min)
@@ -188,7 +193,8 @@ def compute_fluxes(
     zero = np.float32(0.0)
     one = np.float32(1.0)
     half = np.float32(0.5)
-    for i in prange(ny):
+    for k_row in prange(order.shape[0]):
+        i = order[k_row]
         # x faces of row i: face j lies between cells j − 1 and j; faces 0 and nx stay 0
         a = max(lo[i], 1)
         b = min(hi[i], nx - 1) + 1
@@ -260,6 +266,7 @@ def update_depths(
     dt: float,
     dx: float,
     rain_m: float,
+    order: np.ndarray,
 ) -> None:
     """Continuity step h ← h + Δt/Δx Σ q (+ rain), in place on ``h``, on each row's span.
 
@@ -270,13 +277,14 @@ def update_depths(
     ``rain_m`` is the rain depth (m) of this step; the caller passes spans covering every
     modelled cell while it rains.
     """
-    ny, nx = h.shape
+    nx = h.shape[1]
     c = np.float32(dt / dx)
     vol = dt * dx
     area = dx * dx
     rain = np.float32(rain_m)
     zero = np.float32(0.0)
-    for i in prange(ny):
+    for k_row in prange(order.shape[0]):
+        i = order[k_row]
         a = max(lo[i], 0)
         b = max(min(hi[i], nx), a)
         hmx = zero
@@ -300,12 +308,14 @@ def update_depths(
 
 @njit(parallel=True, cache=True)
 def wet_extent(h: np.ndarray, lo: np.ndarray, hi: np.ndarray, h_min: float,
-               first: np.ndarray, last: np.ndarray) -> None:
+               first: np.ndarray, last: np.ndarray,
+               order: np.ndarray) -> None:
     """Per row, the first and one past the last column deeper than ``h_min`` within
     ``[lo, hi)``; ``first = nx, last = 0`` for a row without such a cell."""
-    ny, nx = h.shape
+    nx = h.shape[1]
     hmin = np.float32(h_min)
-    for i in prange(ny):
+    for k_row in prange(order.shape[0]):
+        i = order[k_row]
         a = nx
         b = 0
         for j in range(max(lo[i], 0), hi[i]):
@@ -333,6 +343,7 @@ def update_stats(
     t_s: float,
     elapsed_s: float,
     arrival_depth: float,
+    order: np.ndarray,
 ) -> None:
     """Fold the current depths into max depth, first-arrival time and durations above.
 
@@ -346,7 +357,8 @@ def update_stats(
     harr = np.float32(arrival_depth)
     zero = np.float32(0.0)
     nthr = thresholds.shape[0]
-    for i in prange(h.shape[0]):
+    for k_row in prange(order.shape[0]):
+        i = order[k_row]
         a = max(lo[i], 0)
         b = max(hi[i], a)
         for kk in range(b - a):
@@ -385,12 +397,11 @@ def pump_out(h: np.ndarray, ptr: np.ndarray, cells: np.ndarray, capacity_m3: np.
     ``cells[ptr[p]:ptr[p+1]]`` are flat indices of pump ``p``'s drainage area (disjoint
     between pumps). ``removed[p]`` receives the volume (m³) actually pumped.
     """
-    nx = h.shape[1]
+    flat = h.reshape(-1)  # a view: h is C-contiguous; no division per cell
     for p in prange(ptr.shape[0] - 1):
         vol = 0.0
         for k in range(ptr[p], ptr[p + 1]):
-            c = cells[k]
-            vol += float(h[c // nx, c % nx])
+            vol += float(flat[cells[k]])
         vol *= area
         take = min(vol, capacity_m3[p])
         removed[p] = 0.0
@@ -400,11 +411,9 @@ def pump_out(h: np.ndarray, ptr: np.ndarray, cells: np.ndarray, capacity_m3: np.
         actual = 0.0
         for k in range(ptr[p], ptr[p + 1]):
             c = cells[k]
-            i = c // nx
-            j = c % nx
-            old = h[i, j]
+            old = flat[c]
             new = old * keep
-            h[i, j] = new
+            flat[c] = new
             actual += float(old - new)
         removed[p] = actual * area
 
