@@ -11,7 +11,8 @@ tolerance, faster, because
   of the mast could beat the server already there in the LOS or the NLOS case and the two
   cases differ. Best server is a maximum with ties to the earlier sector (its *rank* in
   the reference's processing order), so the masts can be visited in any order; the cells
-  near each mast go first (``rings``), so far cells mostly meet a strong server already;
+  near each mast go first (distance bands :data:`RINGS_M`), so far cells mostly meet a
+  strong server already;
 * a traced ray skips the runs of samples that a max filter of the surface shows cannot
   reach it, and walks from the target back to the observer (blockers sit near the target);
   the samples it does test are the reference's, so the LOS decision is the same.
