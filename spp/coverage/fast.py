@@ -5,15 +5,16 @@ viewshed window per mast, then path loss, antenna gain and RSRP as numpy arrays,
 into the best-server rasters) is the reference; this module gives the same rasters to float
 tolerance, faster, because
 
-* one numba kernel per mast does line of sight, path loss, gain and the best-server update
-  cell by cell, with no window-sized temporaries;
+* one numba kernel (batches of masts, column bands of the grid in parallel) does line of
+  sight, path loss, gain and the best-server update cell by cell, with no window-sized
+  temporaries;
 * the line of sight of a cell is traced only when its outcome can matter: when some sector
   of the mast could beat the server already there in the LOS or the NLOS case and the two
   cases differ. Best server is a maximum with ties to the earlier sector (its *rank* in
   the reference's processing order), so the masts can be visited in any order; the cells
   near each mast go first (distance bands :data:`RINGS_M`), so far cells mostly meet a
   strong server already;
-* a traced ray skips the runs of samples that a max filter of the surface shows cannot
+* a traced ray skips the runs of samples that a max pyramid of the surface shows cannot
   reach it, and walks from the target back to the observer (blockers sit near the target);
   the samples it does test are the reference's, so the LOS decision is the same.
 
