@@ -339,7 +339,9 @@ def simulate(
     alpha : float
         Courant number in Δt = α Δx / √(g h_max); 0.7 as in LISFLOOD-FP.
     theta : float
-        1 = Bates et al. (2010); 0.7–0.9 adds de Almeida et al. (2012) diffusion.
+        1 = Bates et al. (2010); 0.9 ≤ θ < 1 adds de Almeida et al. (2012) diffusion.
+        Lower values are refused: at θ = 0.7 the EA Test 2 depressions drained below
+        their sills (momentum averaged in from neighbouring faces moved water uphill).
     dt_max_s : float
         Upper bound on the time step (s), used while the domain is (nearly) dry.
     h_min_m : float
@@ -382,8 +384,9 @@ def simulate(
     dx = float(inputs.cell_size_m)
     if not dx > 0:
         raise RasterError(f"cell size must be positive metres, got {dx}")
-    if not 0 < alpha <= 1 or not 0 < theta <= 1 or duration_s <= 0:
-        raise ScenarioError("need 0 < alpha ≤ 1, 0 < theta ≤ 1 and a positive duration")
+    if not 0 < alpha <= 1 or not 0.9 <= theta <= 1 or duration_s <= 0:
+        raise ScenarioError("need 0 < alpha ≤ 1, 0.9 ≤ theta ≤ 1 (lower θ moves water uphill "
+                            "at wet/dry fronts) and a positive duration")
     valid = np.isfinite(z)
     if not valid.any():
         raise RasterError("every DEM cell is nodata; nothing to model")

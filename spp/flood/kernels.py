@@ -173,8 +173,15 @@ def compute_fluxes(
     """One momentum step of the local-inertial scheme: new fluxes from old ones.
 
     q⁺ = (θ q + (1−θ)/2 (q₋ + q₊) − g h_f Δt ∂η/∂x) / (1 + g n² Δt |q| h_f^(−7/3))
-    (Bates et al. 2010 eq. 11 with θ = 1; de Almeida et al. 2012 eq. 5 for θ < 1),
-    h_f = max(η_i, η_j) − max(z_i, z_j); no flow where h_f ≤ ``h_min``. Walls carry a
+    (Bates et al. 2010 eq. 11 with θ = 1; de Almeida et al. 2012 eq. 5 for θ < 1, where
+    both neighbouring faces carry flow; θ = 1 next to a dry face),
+    h_f = max(η_i, η_j) − max(z_i, z_j); no flow where h_f ≤ ``h_min``. A face never
+    carries more than half of its upwind cell's water in one step (|q| Δt ≤ h_up Δx / 2):
+    without this limiter a point inflow running down a dry slope overdrew cells, and
+    clipping the negative depths created water (174,000 m³ from 1,200 m³ in a test). Half,
+    not a quarter, because a quarter also slowed fast shallow fronts (the analytic
+    moving-front error rose from 1.8 to 3.1 cm); a cell draining through three or four
+    faces at once can still overdraw, and the mass balance reports that as clipped. Walls carry a
     ground of 1e4 m in ``z`` so they never have a positive h_f. Fluxes are double
     buffered (``*_old`` in, ``qx``/``qy`` out) so the inner loops have no carried
     dependency and vectorize.
@@ -193,6 +200,7 @@ def compute_fluxes(
     zero = np.float32(0.0)
     one = np.float32(1.0)
     half = np.float32(0.5)
+    lim = np.float32(dx / (2.0 * dt))  # |q| ≤ h_upwind · Δx / (2 Δt)
     for k_row in prange(order.shape[0]):
         i = order[k_row]
         # x faces of row i: face j lies between cells j − 1 and j; faces 0 and nx stay 0
@@ -212,11 +220,16 @@ def compute_fluxes(
             e1 = z1 + h[i, j]
             hf = max(e0, e1) - max(z0, z1)
             hc = max(hf, hmin)
-            qa = th * q0 + half1mth * (qx_old[i, j - 1] + qx_old[i, j + 1])
+            qm = qx_old[i, j - 1]
+            qp = qx_old[i, j + 1]
+            # θ < 1 averages in the neighbouring faces only where both carry flow: averaging
+            # with a dry face's zero would damp flow through one-cell channels and saddles
+            qa = th * q0 + half1mth * (qm + qp) if qm != zero and qp != zero else q0
             r = inv_cbrt(hc)
             r2 = r * r
             den = one + dtf * half * (gn2[i, j - 1] + gn2[i, j]) * abs(q0) * (r2 * r2 * r2 * r)
             qn = (qa - c * hc * (e1 - e0)) / den
+            qn = max(min(qn, h[i, j - 1] * lim), -h[i, j] * lim)
             qx[i, j] = qn if hf > hmin else zero
         x_lo[i] = a
         x_hi[i] = b
@@ -240,13 +253,16 @@ def compute_fluxes(
                 e1 = z1 + h[i, j]
                 hf = max(e0, e1) - max(z0, z1)
                 hc = max(hf, hmin)
-                qa = th * q0 + half1mth * (qy_old[i - 1, j] + qy_old[i + 1, j])
+                qm = qy_old[i - 1, j]
+                qp = qy_old[i + 1, j]
+                qa = th * q0 + half1mth * (qm + qp) if qm != zero and qp != zero else q0
                 r = inv_cbrt(hc)
                 r2 = r * r
                 den = one + dtf * half * (gn2[i - 1, j] + gn2[i, j]) * abs(q0) * (
                     r2 * r2 * r2 * r
                 )
                 qn = (qa - c * hc * (e1 - e0)) / den
+                qn = max(min(qn, h[i - 1, j] * lim), -h[i, j] * lim)
                 qy[i, j] = qn if hf > hmin else zero
             y_lo[i] = a
             y_hi[i] = b
