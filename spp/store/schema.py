@@ -130,7 +130,9 @@ def index_version_table(
     conn: psycopg.Connection, spec: LayerSpec, *, schema: str, table: str, version: int
 ) -> None:
     """Add the primary key and the GiST index, with version-specific names so that the
-    table can later move to the history schema beside its predecessors."""
+    table can later move to the history schema beside its predecessors.
+
+    Column statistics are left to autovacuum (see below)."""
     stem = version_table(spec.name, version)
     conn.execute(
         sql.SQL("ALTER TABLE {}.{} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
@@ -144,7 +146,9 @@ def index_version_table(
                 sql.Identifier(f"{stem}_geom_gist"), sql.Identifier(schema), sql.Identifier(table)
             )
         )
-    conn.execute(sql.SQL("ANALYZE {}.{}").format(sql.Identifier(schema), sql.Identifier(table)))
+    # No ANALYZE here (it took ~0.16 s of a 200 k-polygon load, inside the swap transaction):
+    # CREATE INDEX already sets pg_class.reltuples/relpages, so the planner knows the table's
+    # size at once, and autovacuum gathers column statistics within a minute — as after ogr2ogr.
 
 
 def _columns_of(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
