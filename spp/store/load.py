@@ -308,7 +308,7 @@ def load_layer(
             _log(conn_url, spec.name, path.name, sha, "unchanged", live.version, "identical to the live version")
             return LoadReport(spec.name, "unchanged", live.version, live.row_count, path.name, sha,
                               live.crs_in, [], time.perf_counter() - t0)
-    src = read_source(path, crs=crs, layer=spec.name)
+    src = read_source(path, crs=crs, layer=spec.name, sha256=sha or None)
     restore_shapefile_names(src, [f.name for f in spec.fields])
     crs_in = src.crs.to_string() if src.crs is not None else None
     try:

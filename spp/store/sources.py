@@ -142,7 +142,8 @@ def _read_csv(path: Path, crs: CRS | None) -> Source:
     return Source(path, "CSV", frame, crs, file_sha256(path), problems, warnings)
 
 
-def read_source(path: Path, *, crs: str | int | None = None, layer: str | None = None) -> Source:
+def read_source(path: Path, *, crs: str | int | None = None, layer: str | None = None,
+                sha256: str | None = None) -> Source:
     """Read ``path`` into a frame with a ``geometry`` column (when the file has geometries).
 
     Parameters
@@ -154,6 +155,8 @@ def read_source(path: Path, *, crs: str | int | None = None, layer: str | None =
         override a wrong declaration; e.g. ``"EPSG:9210"``.
     layer
         Layer to read from a multi-layer file (GeoPackage).
+    sha256
+        The file's hash when the caller has already computed it (saves reading it twice).
 
     Raises
     ------
@@ -181,7 +184,7 @@ def read_source(path: Path, *, crs: str | int | None = None, layer: str | None =
     warnings = []
     if forced is not None and file_crs is not None and not forced.equals(file_crs):
         warnings.append(f"file declares {file_crs.to_string()}, overridden by --crs {forced.to_string()}")
-    return Source(path, FORMATS[suffix], frame, forced or file_crs, file_sha256(path), [], warnings)
+    return Source(path, FORMATS[suffix], frame, forced or file_crs, sha256 or file_sha256(path), [], warnings)
 
 
 def restore_shapefile_names(src: Source, field_names: list[str]) -> None:
