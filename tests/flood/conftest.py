@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -97,3 +98,20 @@ def _city_dem_env() -> None:
 
 
 _city_dem_env()
+
+
+@pytest.fixture(scope="module")
+def city(sample_db: str, sample_files: dict[str, Path]) -> Iterator[str]:
+    """The CLI pointed at the test database (same server, database of the test session) and
+    the sample DEM."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from spp.settings import get_settings
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SPP_DB_NAME", str(conninfo_to_dict(sample_db)["dbname"]))
+    mp.setenv("SPP_FLOOD_DEM", str(sample_files["dem"]))
+    get_settings.cache_clear()
+    yield sample_db
+    mp.undo()
+    get_settings.cache_clear()

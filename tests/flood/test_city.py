@@ -23,20 +23,6 @@ RES_M = 400.0
 CELL_KM2 = (RES_M / 1000.0) ** 2
 
 
-@pytest.fixture(scope="module")
-def city(sample_db: str, sample_files: dict[str, Path]) -> Iterator[str]:
-    """The CLI pointed at the test database (same server, database of the test session)."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SPP_DB_NAME", str(conninfo_to_dict(sample_db)["dbname"]))
-    mp.setenv("SPP_FLOOD_DEM", str(sample_files["dem"]))
-    get_settings.cache_clear()
-    yield sample_db
-    mp.undo()
-    get_settings.cache_clear()
-
-
 def _invoke(*args: str) -> str:
     result = CliRunner().invoke(cli, list(args))
     assert result.exit_code == 0, result.output

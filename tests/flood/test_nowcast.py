@@ -5,9 +5,7 @@ the sample city's sensors layer."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -118,19 +116,6 @@ def test_usable_gauges_are_online_and_recent() -> None:
     assert len(usable_gauges(_sensors(["offline"] * 2, [0, 1]), include_offline=True).used) == 2
     with pytest.raises(ScenarioError, match="no usable gauge.*MN000: offline.*--include-offline"):
         usable_gauges(_sensors(["offline"], [0]))
-
-
-@pytest.fixture(scope="module")
-def city(sample_db: str, sample_files: dict[str, Path]) -> Iterator[str]:
-    from psycopg.conninfo import conninfo_to_dict
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SPP_DB_NAME", str(conninfo_to_dict(sample_db)["dbname"]))
-    mp.setenv("SPP_FLOOD_DEM", str(sample_files["dem"]))
-    get_settings.cache_clear()
-    yield sample_db
-    mp.undo()
-    get_settings.cache_clear()
 
 
 @pytest.mark.slow
