@@ -5,7 +5,8 @@
 size), computes best-server RSRP per operator × technology
 (:func:`~spp.coverage.model.best_server`), writes the RSRP as a COG under
 ``settings.runs_dir/<run_id>/`` and publishes ``coverage_runs``, ``coverage_by_commune``,
-``coverage_gaps`` and, with ``plan=True``, ``planned_sites``. The whole city or one commune (matched with or without diacritics) is a
+``coverage_gaps``, ``coverage_h3`` (5G per H3 resolution-9 hexagon) and, with ``plan=True``,
+``planned_sites``. The whole city or one commune (matched with or without diacritics) is a
 unit of work; the grid spans the area plus the sites' reach (5 km) around it, so sites of
 neighbouring communes count.
 
@@ -74,6 +75,7 @@ class CoverageRun:
     seconds: float
     planned: gpd.GeoDataFrame | None = None
     plan_stopped: str | None = None
+    hexes: gpd.GeoDataFrame | None = None
     versions: dict[str, int] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
 
@@ -315,11 +317,13 @@ def run_coverage(
 
     from spp.catalog import load_catalog
     from spp.coverage.gaps import (
+        commune_labels,
         coverage_shares,
         coverage_shares_by_group,
         gap_polygons,
         population_grid,
     )
+    from spp.coverage.hexes import h3_shares
     from spp.coverage.publish import append_run_rows, new_run_id
     from spp.store.query import read_layer
 
@@ -386,14 +390,15 @@ def run_coverage(
     shares = coverage_shares_by_group(chosen, masks, grid, population=pop, buildings=buildings)
     gaps = gap_polygons(covered_5g, grid, population=pop, communes=chosen)
     t = lap("shares_gaps", t)
+    inside = commune_labels(chosen, grid) > 0
+    hexes = h3_shares(covered_5g, grid, pop, inside=inside)
+    t = lap("h3", t)
     name_to_code = dict(zip(chosen["ten"], chosen["ma_xa"]))
     planned = None
     stopped = None
     if plan:
-        from spp.coverage.gaps import commune_labels
         from spp.coverage.plan import plan_sites
 
-        inside = commune_labels(chosen, grid) > 0
         layers = {
             "street_light": read_layer(
                 db_url, catalog.get("street_lights"), columns=["light_id", "pole_height_m"],
@@ -423,7 +428,7 @@ def run_coverage(
     cov_area = float((total["share_area"].fillna(0) * total["cells"]).sum())
     run = CoverageRun(run_id, area, float(resolution_m), float(threshold_dbm), shares, gaps,
                       raster, len(sites), len(sectors), seconds, planned, stopped,
-                      timings_s=timings)
+                      hexes=hexes, timings_s=timings)
     if not store:
         return run
     from datetime import datetime
@@ -447,10 +452,12 @@ def run_coverage(
                             + by_commune["operator"] + ":" + by_commune["technology"])
     gap_rows = gaps.assign(run_id=run_id, ma_xa=gaps["commune"].map(name_to_code))
     gap_rows["gap_id"] = run_id + ":" + gap_rows["rank"].astype(str)
+    hex_rows = hexes.assign(run_id=run_id, hex_id=run_id + ":" + hexes["h3_index"])
     versions = {}
-    for layer, rows in (("coverage_by_commune", by_commune), ("coverage_gaps", gap_rows)):
+    for layer, rows in (("coverage_by_commune", by_commune), ("coverage_gaps", gap_rows),
+                        ("coverage_h3", hex_rows)):
         report = append_run_rows(db_url, catalog, layer, rows, run_id=run_id,
-                                 latest_per_area=layer == "coverage_gaps",
+                                 latest_per_area=layer != "coverage_by_commune",
                                  note=f"coverage run {run_id} ({area})")
         if report is not None:
             versions[layer] = report.version

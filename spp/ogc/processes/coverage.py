@@ -2,7 +2,7 @@
 
 Both run on the layers held in PostGIS (:func:`spp.coverage.run.run_coverage`,
 :func:`spp.broadband.run_broadband`), store the run as layers (``coverage_runs``,
-``coverage_by_commune``, ``coverage_gaps``, ``planned_sites``; ``fibre_by_commune``,
+``coverage_by_commune``, ``coverage_gaps``, ``coverage_h3``, ``planned_sites``; ``fibre_by_commune``,
 ``planned_fibre``) and answer per-commune shares as JSON with the run id. One commune
 answers synchronously in seconds; the whole city (no ``commune``) is meant for an
 asynchronous job (``Prefer: respond-async``). Bad inputs (unknown commune, a threshold
@@ -252,7 +252,7 @@ class CoverageGapsProcessor(_Processor):
             result["planned_sites"] = len(run.planned)
             result["plan_stopped"] = run.plan_stopped
         links = self._links(("coverage_runs", "coverage_by_commune", "coverage_gaps",
-                             "planned_sites"), run.run_id)
+                             "coverage_h3", "planned_sites"), run.run_id)
         if links:
             result["links"] = links
         return "application/json", result
