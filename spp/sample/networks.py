@@ -63,7 +63,9 @@ def telecom_sites_frame(city: City, *, rng: np.random.Generator) -> gpd.GeoDataF
 
     ``band_mhz`` 3500 (5G NR n78) in urban wards, 1800 (LTE band 3) elsewhere; ``height_m``
     is the mast or rooftop structure height above ground, ``equipment_height_m`` the antenna
-    centre height above ground, ``eirp_dbm`` the EIRP per sector.
+    centre height above ground, ``eirp_dbm`` the EIRP per sector. ``critical_equipment_height_m``
+    is where flooding takes the site down: 6 m for the rooftop micro cells (UMi), 0.5 m for the
+    ground cabinets of masts (a typical plinth).
     """
     rows = []
     for r in range(len(city.communes)):
@@ -104,6 +106,7 @@ def telecom_sites_frame(city: City, *, rng: np.random.Generator) -> gpd.GeoDataF
         "status": rng.choice(["on_air", "on_air", "on_air", "on_air", "planned"], size=n),
         "on_air_date": [(start + timedelta(days=int(d))).isoformat()
                         for d in rng.integers(0, 6 * 365, size=n)],
+        "critical_equipment_height_m": np.where(scenario == "UMi", 6.0, 0.5),
     }, [r[2] for r in rows])
 
 
@@ -191,6 +194,8 @@ def substations_frame(city: City, *, rng: np.random.Generator) -> gpd.GeoDataFra
         "voltage_kv": [r[1] for r in rows],
         "capacity_mva": [r[2] for r in rows],
         "operator": ["EVNNPT" if r[1] >= 220 else "EVNSPC" for r in rows],
+        # switchgear plinths: higher at the transmission (≥ 220 kV) substations
+        "critical_equipment_height_m": [1.0 if r[1] >= 220 else 0.6 for r in rows],
     }, [r[3] for r in rows])
 
 

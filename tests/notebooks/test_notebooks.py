@@ -129,7 +129,7 @@ def test_flood_telecom_outage_matches_a_direct_coverage_study(run_notebook, samp
     from spp import studies
 
     result = run_notebook("04_flood_telecom.ipynb", SPP_NOTEBOOK_FLOOD_COMMUNE="Vinh Chau",
-                          SPP_NOTEBOOK_FLOOD_LEVEL_M="1.1")
+                          SPP_NOTEBOOK_FLOOD_LEVEL_M="1.5")
     assert result["commune"] == "Phường Vĩnh Châu"
     # normal times: the same 5G coverage as the analysts' coverage study of the ward
     cov = studies.coverage_study(sample_db, dem_path(sample_files), "Vĩnh Châu", catalog=catalog,
