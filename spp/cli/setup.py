@@ -11,7 +11,7 @@ from spp.settings import Settings, get_settings
 
 # First analyses on the sample city, so the map's overlays and the IOC indicators are not
 # empty after set-up: (label, output layer, SQL condition on it that shows the analysis
-# already ran, command, arguments). About 2–3 minutes on 2 cores; each is skipped when its
+# already ran, command, arguments). About 1–3 minutes on 2 cores; each is skipped when its
 # output is already stored, so a second set-up runs none.
 FIRST_ANALYSES: tuple[tuple[str, str, str, str, dict[str, object]], ...] = (
     ("flood, static spring tide 2.15 m", "flood_runs", "scenario = 'static-2.15m'",
