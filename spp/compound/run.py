@@ -223,6 +223,7 @@ def run_flood_telecom(
     from spp.coverage.publish import new_run_id
     from spp.coverage.run import (
         REACH_M,
+        StageTimes,
         _surface,
         check_run_inputs,
         read_area_dem,
@@ -239,12 +240,8 @@ def run_flood_telecom(
         raise ScenarioError(f"default equipment height must be within [0, 30] m, "
                             f"got {default_height_m!r}")
     t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def lap(name: str, start: float) -> float:
-        now = time.perf_counter()
-        timings[name] = round(now - start, 3)
-        return now
+    timings = StageTimes()
+    lap = timings.lap
 
     catalog = load_catalog(settings.layers_dir)
     communes = read_layer(db_url, catalog.get("communes"), columns=["ma_xa", "ten"])

@@ -80,6 +80,16 @@ class CoverageRun:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
+class StageTimes(dict[str, float]):
+    """Seconds per stage of a run, filled by :meth:`lap`."""
+
+    def lap(self, name: str, start: float) -> float:
+        """Record ``name`` as the time since ``start`` (``time.perf_counter``); return now."""
+        now = time.perf_counter()
+        self[name] = round(now - start, 3)
+        return now
+
+
 def check_run_inputs(*, resolution_m: float, threshold_dbm: float) -> None:
     """Refuse a cell size or threshold outside the accepted ranges.
 
@@ -156,8 +166,8 @@ def read_area_dem(
         maxy = min(math.ceil(bounds_m[3] / res) * res, b.top)
         if maxx <= minx or maxy <= miny:
             raise RasterError(f"the area {bounds_m} lies outside the DEM {path}")
-        width = max(1, int(round((maxx - minx) / res)))
-        height = max(1, int(round((maxy - miny) / res)))
+        width = max(1, round((maxx - minx) / res))
+        height = max(1, round((maxy - miny) / res))
         window = from_bounds(minx, maxy - height * res, minx + width * res, maxy, src.transform)
         data = src.read(1, window=window, out_shape=(height, width), masked=True,
                         resampling=Resampling.average, boundless=True)
@@ -244,7 +254,7 @@ def _candidates(
     cands = gather_candidates(layers, crs=grid.crs)
     if len(cands) == 0:
         return cands
-    size = max(1, int(round(2 * reach_m / grid.cell_x_m)) | 1)
+    size = max(1, round(2 * reach_m / grid.cell_x_m) | 1)
     score_grid = ndimage.uniform_filter(gap_people, size=size, mode="constant") * size * size
     cols_f, rows_f = ~grid.transform @ (cands.geometry.x.to_numpy(), cands.geometry.y.to_numpy())
     rows, cols = np.floor(rows_f).astype(int), np.floor(cols_f).astype(int)
@@ -329,12 +339,8 @@ def run_coverage(
 
     check_run_inputs(resolution_m=resolution_m, threshold_dbm=threshold_dbm)
     t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def lap(name: str, start: float) -> float:
-        now = time.perf_counter()
-        timings[name] = round(now - start, 3)
-        return now
+    timings = StageTimes()
+    lap = timings.lap
 
     catalog = load_catalog(settings.layers_dir)
     communes = read_layer(db_url, catalog.get("communes"), columns=["ma_xa", "ten"])
