@@ -33,6 +33,14 @@ class SppProcessor(BaseProcessor):  # type: ignore[misc]
         return make_conninfo(**params)
 
 
+def check_known_inputs(data: dict[str, Any], metadata: dict[str, Any]) -> None:
+    """Refuse inputs the process description does not list (400, naming both sets)."""
+    allowed = set(metadata["inputs"])
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise bad_input(f"unknown input(s) {extra}; this process takes {sorted(allowed)}")
+
+
 def bad_input(message: str) -> Exception:
     """A 400 ``InvalidParameterValue`` carrying ``message`` for the caller."""
     from spp.ogc.processes import ProcessInputError

@@ -15,6 +15,7 @@ import logging
 from typing import Any, ClassVar
 
 from spp.ogc.processes.base import bad_input as _bad
+from spp.ogc.processes.base import check_known_inputs
 from spp.ogc.processes.coverage import _number, _Processor, _records
 
 __all__ = ["FloodTelecomProcessor"]
@@ -104,10 +105,7 @@ class FloodTelecomProcessor(_Processor):
     METADATA: ClassVar[dict[str, Any]] = FLOOD_TELECOM_METADATA
 
     def _inputs(self, data: dict[str, Any]) -> dict[str, Any]:
-        inputs = FLOOD_TELECOM_METADATA["inputs"]
-        extra = sorted(set(data) - set(inputs))
-        if extra:
-            raise _bad(f"unknown input(s) {extra}; this process takes {sorted(inputs)}")
+        check_known_inputs(data, FLOOD_TELECOM_METADATA)
         scenario = data.get("scenario")
         if not isinstance(scenario, str) or not scenario.strip():
             raise _bad("input 'scenario' is required: a flood scenario name or a flood run id")

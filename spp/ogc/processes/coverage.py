@@ -17,7 +17,7 @@ import os
 from typing import Any, ClassVar
 
 from spp.errors import SppError
-from spp.ogc.processes.base import SppProcessor
+from spp.ogc.processes.base import SppProcessor, check_known_inputs
 from spp.ogc.processes.base import bad_input as _bad
 
 __all__ = ["CoverageGapsProcessor", "FibreReachProcessor"]
@@ -211,10 +211,7 @@ class CoverageGapsProcessor(_Processor):
     METADATA: ClassVar[dict[str, Any]] = COVERAGE_METADATA
 
     def _inputs(self, data: dict[str, Any]) -> dict[str, Any]:
-        extra = sorted(set(data) - set(COVERAGE_METADATA["inputs"]))
-        if extra:
-            raise _bad(f"unknown input(s) {extra}; this process takes "
-                       f"{sorted(COVERAGE_METADATA['inputs'])}")
+        check_known_inputs(data, COVERAGE_METADATA)
         out: dict[str, Any] = {
             "threshold_dbm": _number(data, "threshold_dbm", default=-110.0, low=-140, high=-40),
             "resolution_m": _number(data, "resolution_m", default=50.0, low=10, high=500),
@@ -266,10 +263,7 @@ class FibreReachProcessor(_Processor):
     def _inputs(self, data: dict[str, Any]) -> dict[str, Any]:
         from spp.broadband import DEFAULT_COST_VND_PER_KM
 
-        extra = sorted(set(data) - set(FIBRE_METADATA["inputs"]))
-        if extra:
-            raise _bad(f"unknown input(s) {extra}; this process takes "
-                       f"{sorted(FIBRE_METADATA['inputs'])}")
+        check_known_inputs(data, FIBRE_METADATA)
         return {
             "drop_limit_m": _number(data, "drop_limit_m", default=300.0, low=0, high=5000,
                                     low_open=True),

@@ -20,7 +20,7 @@ import threading
 from typing import Any, ClassVar
 
 from spp.errors import SppError
-from spp.ogc.processes.base import SppProcessor
+from spp.ogc.processes.base import SppProcessor, check_known_inputs
 from spp.ogc.processes.base import bad_input as _bad
 
 __all__ = ["FloodDynamicProcessor", "FloodStaticProcessor"]
@@ -170,12 +170,6 @@ def _number(data: dict[str, Any], key: str, *, default: float | None = None,
     return float(value)
 
 
-def _unknown(data: dict[str, Any], allowed: set[str]) -> None:
-    extra = sorted(set(data) - allowed)
-    if extra:
-        raise _bad(f"unknown input(s) {extra}; this process takes {sorted(allowed)}")
-
-
 class _FloodProcessor(SppProcessor):
     """Shared plumbing: database URL, settings, catalogue, result JSON."""
 
@@ -231,7 +225,7 @@ class FloodStaticProcessor(_FloodProcessor):
 
     def validate(self, data: dict[str, Any]) -> None:
         """Raise :class:`spp.ogc.processes.ProcessInputError` (400) on bad inputs."""
-        _unknown(data, set(STATIC_METADATA["inputs"]))
+        check_known_inputs(data, STATIC_METADATA)
         level = _number(data, "level_m", required=True)
         _number(data, "resolution_m", minimum=MIN_RESOLUTION_M)
         if data.get("connectivity", 8) not in (4, 8) or isinstance(data.get("connectivity"), bool):
@@ -279,7 +273,7 @@ class FloodNowcastProcessor(_FloodProcessor):
 
     def validate(self, data: dict[str, Any]) -> None:
         """Raise :class:`spp.ogc.processes.ProcessInputError` (400) on bad inputs."""
-        _unknown(data, set(NOWCAST_METADATA["inputs"]))
+        check_known_inputs(data, NOWCAST_METADATA)
         age = _number(data, "max_age_h", default=3.0)
         if age is not None and age <= 0:
             raise _bad(f"input 'max_age_h' must be positive, got {age:g}")
@@ -328,7 +322,7 @@ class FloodDynamicProcessor(_FloodProcessor):
         from spp.errors import ScenarioError
         from spp.flood.scenario import bundled_scenarios, load_scenario
 
-        _unknown(data, set(DYNAMIC_METADATA["inputs"]))
+        check_known_inputs(data, DYNAMIC_METADATA)
         source = data.get("scenario")
         if isinstance(source, str):
             if source not in bundled_scenarios():
