@@ -14,7 +14,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,18 +23,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psycopg
-import shapely
+import pyarrow as pa
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from spp.catalog import LayerSpec
 from spp.errors import DatabaseError, LoadValidationError, ValidationProblem, VersionNotFoundError
 from spp.store import pgbinary
 from spp.store import schema as S
 from spp.store.sources import read_source, restore_shapefile_names
-from spp.validate import validate_frame
+from spp.validate import CITY_BBOX_4326, validate_frame
 
-__all__ = ["LoadReport", "VersionInfo", "load_layer", "load_frame", "rollback_layer", "layer_history",
-           "live_version", "spec_sha256"]
+__all__ = [
+    "LoadReport",
+    "VersionInfo",
+    "layer_history",
+    "live_version",
+    "load_frame",
+    "load_layer",
+    "rollback_layer",
+    "spec_sha256",
+]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -42,7 +52,9 @@ _CHUNK = 100_000
 
 @dataclass
 class LoadReport:
-    """What a load did. ``outcome`` is ``loaded`` or ``unchanged``."""
+    """What a load did. ``outcome`` is ``loaded`` or ``unchanged``; ``validation`` is
+    ``quick`` when the file needed no change and took the quick path
+    (:mod:`spp.store.columnar`), ``full`` when :mod:`spp.validate` checked and prepared it."""
 
     layer: str
     outcome: str
@@ -53,6 +65,7 @@ class LoadReport:
     crs_in: str | None
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    validation: str = "full"
 
 
 @dataclass(frozen=True)
@@ -144,25 +157,31 @@ def _columns(frame: pd.DataFrame, spec: LayerSpec, start: int, stop: int) -> lis
     return cols
 
 
-def _copy(conn: psycopg.Connection, frame: pd.DataFrame, spec: LayerSpec, *, schema: str, table: str,
-          progress: Progress | None) -> str:
-    """Binary COPY of ``frame`` in chunks; return the SHA-256 of exactly what was sent (the
-    content hash that recognises an unchanged load). The server parses chunk k while we lay
-    out chunk k+1, so both cores work."""
+def _frame_chunks(frame: pd.DataFrame, spec: LayerSpec) -> Iterator[tuple[pa.Buffer, int]]:
+    for start in range(0, len(frame), _CHUNK):
+        part = _columns(frame, spec, start, start + _CHUNK)
+        yield pgbinary.encode_rows(part), min(_CHUNK, len(frame) - start)  # type: ignore[arg-type]
+
+
+def _copy(conn: psycopg.Connection, chunks: Iterable[tuple[pa.Buffer, int]], spec: LayerSpec, *, schema: str,
+          table: str, rows: int, progress: Progress | None) -> str:
+    """Binary COPY of the encoded ``chunks``; return the SHA-256 of exactly what was sent (the
+    content hash that recognises an unchanged load). A writer thread sends chunk k while
+    this one lays out chunk k+1, and the server parses as it receives, so both cores work."""
     names = [f.name for f in spec.fields] + (["geom"] if spec.has_geometry else [])
     stmt = sql.SQL("COPY {}.{} ({}) FROM STDIN WITH (FORMAT binary)").format(
         sql.Identifier(schema), sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in names)
     )
     h = hashlib.sha256(",".join(names).encode())
-    total = len(frame)
-    with conn.cursor() as cur, cur.copy(stmt) as copy:
+    done = 0
+    with conn.cursor() as cur, cur.copy(stmt, writer=QueuedLibpqWriter(cur)) as copy:
         copy.write(pgbinary.HEADER)
-        for start in range(0, total, _CHUNK):
-            data = pgbinary.encode_rows(_columns(frame, spec, start, start + _CHUNK))  # type: ignore[arg-type]
+        for data, n in chunks:
             h.update(data)
             copy.write(data)
+            done += n
             if progress:
-                progress(min(start + _CHUNK, total), total)
+                progress(done, rows)
         copy.write(pgbinary.TRAILER)
     return h.hexdigest()
 
@@ -186,8 +205,34 @@ def load_frame(
     the rows equal the live version's (same content hash and spec), nothing is written and
     the outcome is ``unchanged`` unless ``force``.
     """
+    report = _store(conn_url, spec, _frame_chunks(frame, spec), rows=len(frame), source=source, sha256=sha256,
+                    crs_in=crs_in, warnings=warnings, note=note, force=force, progress=progress)
+    assert report is not None  # no acceptance check: always stored or unchanged
+    return report
+
+
+def _store(
+    conn_url: str,
+    spec: LayerSpec,
+    chunks: Iterable[tuple[pa.Buffer, int]],
+    *,
+    rows: int,
+    source: str,
+    sha256: str,
+    crs_in: str | None,
+    warnings: list[str] | None,
+    note: str | None,
+    force: bool,
+    progress: Progress | None,
+    check: Callable[[], Future[bool]] | None = None,
+) -> LoadReport | None:
+    """Stage ``chunks`` (binary COPY bodies of ``rows`` rows) as the next version and swap it
+    in, all in one transaction. ``check``, when given, is started once the rows are staged
+    (so that it runs while the server indexes them) and its answer awaited before the swap;
+    ``False`` rolls everything back and returns ``None``."""
     t0 = time.perf_counter()
     unchanged: VersionInfo | None = None
+    rejected = staging = False
     try:
         with psycopg.connect(conn_url, application_name="spp load") as conn:
             S.ensure_meta(conn)
@@ -201,7 +246,9 @@ def load_frame(
                 version = int(last[0]) + 1 if last else 1
                 stage = S.version_table(spec.name, version)
                 S.create_version_table(conn, spec, schema=S.STAGE_SCHEMA, table=stage, version=version)
-                content = _copy(conn, frame, spec, schema=S.STAGE_SCHEMA, table=stage, progress=progress)
+                staging = check is not None
+                content = _copy(conn, chunks, spec, schema=S.STAGE_SCHEMA, table=stage, rows=rows,
+                                progress=progress)
                 if prev is not None and not force:
                     same = conn.execute(
                         "SELECT content_sha256 = %s AND spec_sha256 = %s FROM spp_meta.versions "
@@ -210,13 +257,18 @@ def load_frame(
                     if same and same[0]:
                         unchanged = prev
                         raise psycopg.Rollback(tx)
+                verdict = check() if check is not None else None
                 S.index_version_table(conn, spec, schema=S.STAGE_SCHEMA, table=stage, version=version)
+                if verdict is not None and not verdict.result():
+                    rejected = True
+                    raise psycopg.Rollback(tx)
+                staging = False
                 _swap_in(conn, spec, stage=stage, prev=prev)
                 conn.execute(
                     "INSERT INTO spp_meta.versions (layer, version, valid_from, source, source_sha256, spec_sha256, "
                     "content_sha256, row_count, crs_in, warnings, loaded_by, note) "
                     "VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (spec.name, version, source, sha256, spec_sha256(spec), content, len(frame), crs_in,
+                    (spec.name, version, source, sha256, spec_sha256(spec), content, rows, crs_in,
                      json.dumps(warnings or [], ensure_ascii=False), _who(), note),
                 )
                 if prev is not None:
@@ -226,14 +278,21 @@ def load_frame(
                     )
                 S.rebuild_history_view(conn, spec)
     except psycopg.Error as exc:
+        if staging and not isinstance(exc, psycopg.OperationalError):
+            # the server refused a row of a quick-path load (a duplicate key, a geometry of the
+            # wrong type…): everything is rolled back, and the full validator will name it
+            log.info("the quick path stopped at %s; validating %s fully", exc, source)
+            return None
         _log(conn_url, spec.name, source, sha256, "failed", None, str(exc))
         raise DatabaseError(f"loading {source} into '{spec.name}' failed, nothing was changed: {exc}") from exc
+    if rejected:
+        return None
     if unchanged is not None:
         _log(conn_url, spec.name, source, sha256, "unchanged", unchanged.version, "same content as the live version")
         return LoadReport(spec.name, "unchanged", unchanged.version, unchanged.row_count, source, sha256,
                           unchanged.crs_in, list(warnings or []), time.perf_counter() - t0)
-    _log(conn_url, spec.name, source, sha256, "loaded", version, f"{len(frame)} rows")
-    return LoadReport(spec.name, "loaded", version, len(frame), source, sha256, crs_in,
+    _log(conn_url, spec.name, source, sha256, "loaded", version, f"{rows} rows")
+    return LoadReport(spec.name, "loaded", version, rows, source, sha256, crs_in,
                       list(warnings or []), time.perf_counter() - t0)
 
 
@@ -294,20 +353,37 @@ def load_layer(
         raise LoadValidationError(spec.name, path.name, [ValidationProblem(
             "not_loadable", f"layer '{spec.name}' is written through the API ({spec.ingest}); a bulk load "
             "would replace its rows and their moderation state — add features through the API instead")])
+    from spp.store import columnar
     from spp.store.sources import file_sha256
 
-    sha = file_sha256(path) if path.is_file() else ""
-    if sha and not force:
-        with psycopg.connect(conn_url) as conn:
-            live = live_version(conn, spec.name)
-            row = None
-            if live is not None:
-                row = conn.execute("SELECT spec_sha256 FROM spp_meta.versions WHERE layer = %s AND version = %s",
-                                   (spec.name, live.version)).fetchone()
-        if live is not None and live.source_sha256 == sha and row is not None and row[0] == spec_sha256(spec):
-            _log(conn_url, spec.name, path.name, sha, "unchanged", live.version, "identical to the live version")
-            return LoadReport(spec.name, "unchanged", live.version, live.row_count, path.name, sha,
-                              live.crs_in, [], time.perf_counter() - t0)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="spp-load") as pool:
+        hashing = pool.submit(file_sha256, path) if path.is_file() else None
+        quick = columnar.open_clean_candidate(path, spec, crs=crs, layer=spec.name)  # read while hashing
+        sha = hashing.result() if hashing else ""
+        if sha and not force:
+            with psycopg.connect(conn_url) as conn:
+                live = live_version(conn, spec.name)
+                row = None
+                if live is not None:
+                    row = conn.execute("SELECT spec_sha256 FROM spp_meta.versions WHERE layer = %s AND version = %s",
+                                       (spec.name, live.version)).fetchone()
+            if live is not None and live.source_sha256 == sha and row is not None and row[0] == spec_sha256(spec):
+                _log(conn_url, spec.name, path.name, sha, "unchanged", live.version, "identical to the live version")
+                return LoadReport(spec.name, "unchanged", live.version, live.row_count, path.name, sha,
+                                  live.crs_in, [], time.perf_counter() - t0)
+        if quick is not None:
+            # Quick path: stage the rows straight from Arrow while another thread proves that
+            # the validator would store them unchanged; if not, roll back and validate fully.
+            report = _store(conn_url, spec, columnar.copy_chunks(quick, spec), rows=quick.rows, source=path.name,
+                            sha256=sha, crs_in="EPSG:4326", warnings=[], note=note, force=force,
+                            progress=progress,
+                            check=lambda: pool.submit(columnar.is_clean, quick, spec, CITY_BBOX_4326))
+            if report is not None:
+                report.seconds = time.perf_counter() - t0
+                report.validation = "quick"
+                return report
+            log.info("%s needs the full validation (a value to reject, repair or reproject)", path.name)
+            del quick
     src = read_source(path, crs=crs, layer=spec.name, sha256=sha or None)
     restore_shapefile_names(src, [f.name for f in spec.fields])
     crs_in = src.crs.to_string() if src.crs is not None else None

@@ -21,14 +21,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
-__all__ = ["HEADER", "TRAILER", "encode_rows", "field_bytes", "geometry_ewkb"]
+__all__ = [
+    "HEADER",
+    "TRAILER",
+    "arrow_field_bytes",
+    "encode_rows",
+    "ewkb_from_wkb",
+    "field_bytes",
+    "geometry_ewkb",
+    "point_wkb_xy",
+    "wkb_headers",
+]
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 TRAILER = (-1).to_bytes(2, "big", signed=True)
 _PG_EPOCH_DAYS = 10957  # 2000-01-01 − 1970-01-01 in days
 _PG_EPOCH_US = _PG_EPOCH_DAYS * 86_400_000_000
 _REST = 1 << 30  # "to the end" for binary_slice
-_WKB_CODE = np.array([1, 2, 2, 3, 4, 5, 6, 7], dtype=np.uint32)  # shapely type id → WKB type
 
 
 def _fixed_rows(raw: np.ndarray) -> pa.Array:
@@ -92,28 +101,112 @@ def geometry_ewkb(geoms: np.ndarray, *, srid: int = 4326, multi: bool = False) -
     """
     n = len(geoms)
     type_ids = shapely.get_type_id(geoms)
-    srid_bytes = np.frombuffer(int(srid).to_bytes(4, "little"), dtype=np.uint8)
     if n and (type_ids == 0).all() and not multi and not shapely.has_z(geoms).any():
-        xy = shapely.get_coordinates(geoms)
-        raw = np.empty((n, 25), dtype=np.uint8)
-        raw[:, 0] = 1
-        raw[:, 1:5] = np.frombuffer((0x20000001).to_bytes(4, "little"), dtype=np.uint8)
-        raw[:, 5:9] = srid_bytes
-        raw[:, 9:] = np.ascontiguousarray(xy, dtype="<f8").view(np.uint8).reshape(n, 16)
-        return _fixed_rows(raw)
-    wkb = pa.array(shapely.to_wkb(geoms, byte_order=1, output_dimension=2), type=pa.binary())
-    codes = _WKB_CODE[type_ids]
-    promote = multi & np.isin(type_ids, [0, 1, 3])
+        return _point_ewkb(shapely.get_coordinates(geoms), srid)
+    return ewkb_from_wkb(pa.array(shapely.to_wkb(geoms, byte_order=1, output_dimension=2), type=pa.binary()),
+                         srid=srid, multi=multi)
+
+
+def _point_ewkb(xy: np.ndarray, srid: int) -> pa.Array:
+    n = len(xy)
+    raw = np.empty((n, 25), dtype=np.uint8)
+    raw[:, 0] = 1
+    raw[:, 1:5] = np.frombuffer((0x20000001).to_bytes(4, "little"), dtype=np.uint8)
+    raw[:, 5:9] = np.frombuffer(int(srid).to_bytes(4, "little"), dtype=np.uint8)
+    raw[:, 9:] = np.ascontiguousarray(xy, dtype="<f8").view(np.uint8).reshape(n, 16)
+    return _fixed_rows(raw)
+
+
+def _offsets(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(value offsets, data bytes) of a binary array, without copying."""
+    width = np.int64 if pa.types.is_large_binary(wkb.type) else np.int32
+    bufs = wkb.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=width)[wkb.offset: wkb.offset + len(wkb) + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def wkb_headers(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(byte-order flag, geometry type code) of each WKB value; flag 255 for a value too
+    short to hold a header (or NULL)."""
+    offsets, data = _offsets(wkb)
+    starts = offsets[:-1]
+    short = (np.diff(offsets) < 5) | wkb.is_null().to_numpy(zero_copy_only=False)
+    safe = np.where(short, 0, starts)
+    if len(data) < 5:
+        return np.full(len(wkb), 255, np.uint8), np.zeros(len(wkb), np.uint32)
+    order = np.where(short, 255, data[safe]).astype(np.uint8)
+    codes = np.zeros(len(wkb), np.uint32)
+    for k in range(4):
+        codes |= data[safe + 1 + k].astype(np.uint32) << np.uint32(8 * k)
+    return order, np.where(short, 0, codes).astype(np.uint32)
+
+
+def point_wkb_xy(wkb: pa.Array) -> np.ndarray | None:
+    """(n, 2) coordinates when every value is a little-endian 2-D WKB Point, else ``None``."""
+    n = len(wkb)
+    if n == 0 or wkb.null_count:
+        return None
+    offsets, data = _offsets(wkb)
+    if not (np.diff(offsets) == 21).all():
+        return None
+    raw = data[int(offsets[0]): int(offsets[0]) + 21 * n].reshape(n, 21)
+    if not ((raw[:, 0] == 1).all() and (raw[:, 1] == 1).all() and not raw[:, 2:5].any()):
+        return None
+    return raw[:, 5:].copy().view("<f8").reshape(n, 2)
+
+
+def ewkb_from_wkb(wkb: pa.Array, *, srid: int = 4326, multi: bool = False) -> pa.Array:
+    """EWKB with ``srid`` from little-endian 2-D ISO WKB, by rewriting each header: the type
+    code gains the SRID flag, and with ``multi`` single Points/LineStrings/Polygons become a
+    one-member Multi geometry. The coordinates are not touched."""
+    n = len(wkb)
+    if not multi:
+        xy = point_wkb_xy(wkb)
+        if xy is not None:
+            return _point_ewkb(xy, srid)
+    _, codes = wkb_headers(wkb)
+    promote = multi & np.isin(codes, [1, 2, 3])
     out_codes = np.where(promote, codes + 3, codes) | np.uint32(0x20000000)
     head = np.empty((n, 13), dtype=np.uint8)
     head[:, 0] = 1
     head[:, 1:5] = out_codes.astype("<u4").view(np.uint8).reshape(n, 4)
-    head[:, 5:9] = srid_bytes
+    head[:, 5:9] = np.frombuffer(int(srid).to_bytes(4, "little"), dtype=np.uint8)
     head[:, 9:13] = np.frombuffer((1).to_bytes(4, "little"), dtype=np.uint8)
+    if not promote.any():
+        return pc.binary_join_element_wise(_fixed_rows(head[:, :9]), pc.binary_slice(wkb, 5, _REST), b"")
     short = pc.binary_slice(_fixed_rows(head), 0, 9)
     header = pc.if_else(pa.array(promote), _fixed_rows(head), short)
     body = pc.if_else(pa.array(promote), wkb, pc.binary_slice(wkb, 5, _REST))
     return pc.binary_join_element_wise(header, body, b"")
+
+
+def arrow_field_bytes(arr: pa.Array, pg_type: str) -> pa.Array:
+    """One Arrow column as length-prefixed binary COPY fields; the same bytes as
+    :func:`field_bytes` gives for the same values. ``pg_type``: ``text``, ``bigint``,
+    ``double precision``, ``boolean``, ``date`` (from date32) or ``timestamptz`` (from a
+    timestamp, naive ones taken as UTC)."""
+    null = arr.is_null().to_numpy(zero_copy_only=False)
+    if pg_type == "text":
+        return _with_length(arr.cast(pa.binary()), null)
+    if pg_type == "bigint":
+        raw = arr.cast(pa.int64()).fill_null(0).to_numpy().astype(">i8")
+    elif pg_type == "double precision":
+        raw = arr.cast(pa.float64()).fill_null(0).to_numpy().astype(">f8")
+    elif pg_type == "boolean":
+        raw = arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint8)
+    elif pg_type == "date":
+        days = arr.cast(pa.int32()).fill_null(_PG_EPOCH_DAYS).to_numpy().astype(np.int64)
+        raw = (days - _PG_EPOCH_DAYS).astype(">i4")
+    elif pg_type == "timestamptz":
+        unit = arr.type.unit
+        us = arr.cast(pa.timestamp(unit)).cast(pa.int64()).fill_null(0).to_numpy()
+        scale = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": None}[unit]
+        us = us // 1_000 if scale is None else us * scale
+        raw = np.where(null, 0, us - _PG_EPOCH_US).astype(">i8")
+    else:
+        raise ValueError(f"unsupported column type {pg_type!r}")
+    return _with_length(_fixed_rows(raw.view(np.uint8).reshape(len(raw), -1)), null)
 
 
 def encode_rows(columns: Sequence[pa.Array]) -> pa.Buffer:
