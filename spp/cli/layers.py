@@ -114,7 +114,7 @@ def load(layer: str | None, file: Path | None, load_all: bool, crs: str | None, 
         click.echo(f"{layer}: unchanged — {file.name} is identical to live version {report.version}")
         return
     click.echo(f"{layer}: loaded version {report.version}, {report.rows} features from {file.name} "
-               f"(CRS in: {report.crs_in}) in {report.seconds:.1f} s")
+               f"(CRS in: {report.crs_in}; {report.validation} validation) in {report.seconds:.1f} s")
     for w in report.warnings:
         click.echo(f"  warning: {w}")
 

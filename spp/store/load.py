@@ -1,9 +1,11 @@
 """Atomic, versioned loads of a file into a layer, history and rollback.
 
-A load validates everything first (:mod:`spp.validate`), then, in ONE transaction, creates
-the new version's table, COPYs the rows, indexes them and swaps it in for the live table,
-which moves to the history schema. A failed, rejected or killed load leaves the live layer
-exactly as it was: PostgreSQL rolls the whole transaction back.
+A load validates everything (:mod:`spp.validate`, or for a file that needs no change the
+quick checks of :mod:`spp.store.columnar`, run while the rows stream in), stages the rows
+in ``spp_stage``, indexes them, and swaps the new table in for the live one in ONE short
+transaction; the old live table moves to the history schema. A failed, rejected or killed
+load leaves the live layer exactly as it was: nothing reaches ``spp`` before that commit,
+and a staged table left by a killed load is dropped by the next load of the layer.
 """
 
 from __future__ import annotations
@@ -226,67 +228,81 @@ def _store(
     progress: Progress | None,
     check: Callable[[], Future[bool]] | None = None,
 ) -> LoadReport | None:
-    """Stage ``chunks`` (binary COPY bodies of ``rows`` rows) as the next version and swap it
-    in, all in one transaction. ``check``, when given, is started once the rows are staged
-    (so that it runs while the server indexes them) and its answer awaited before the swap;
-    ``False`` rolls everything back and returns ``None``."""
+    """Stage ``chunks`` (binary COPY bodies of ``rows`` rows) as the next version, index it and
+    swap it in for the live table.
+
+    The rows are staged in ``spp_stage`` and committed there (no reader looks at that
+    schema), so that the key index and the GiST index can be built at the same time on two
+    connections; the swap is one short transaction. Until it commits the live layer is
+    untouched: a failure drops the staged table, and a staged table left by a killed load is
+    dropped by the next load of the layer (the layer's advisory lock is held throughout).
+    ``check``, when given, is started with the COPY (so that it runs while the server parses
+    and indexes the rows) and its answer awaited before the swap; ``False`` drops the staged
+    rows and returns ``None``, as does a row the server refuses on a checked load."""
     t0 = time.perf_counter()
     unchanged: VersionInfo | None = None
-    rejected = staging = False
+    staged: str | None = None
+    version = 0
     try:
-        with psycopg.connect(conn_url, application_name="spp load") as conn:
+        with psycopg.connect(conn_url, application_name="spp load", autocommit=True) as conn:
             S.ensure_meta(conn)
-            conn.commit()
-            with conn.transaction() as tx:
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"spp.load.{spec.name}",))
-                conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
-                prev = live_version(conn, spec.name)
-                last = conn.execute("SELECT coalesce(max(version), 0) FROM spp_meta.versions WHERE layer = %s",
-                                    (spec.name,)).fetchone()
-                version = int(last[0]) + 1 if last else 1
-                stage = S.version_table(spec.name, version)
-                S.create_version_table(conn, spec, schema=S.STAGE_SCHEMA, table=stage, version=version)
-                staging = check is not None
-                content = _copy(conn, chunks, spec, schema=S.STAGE_SCHEMA, table=stage, rows=rows,
-                                progress=progress)
-                if prev is not None and not force:
-                    same = conn.execute(
-                        "SELECT content_sha256 = %s AND spec_sha256 = %s FROM spp_meta.versions "
-                        "WHERE layer = %s AND version = %s",
-                        (content, spec_sha256(spec), spec.name, prev.version)).fetchone()
-                    if same and same[0]:
-                        unchanged = prev
-                        raise psycopg.Rollback(tx)
-                verdict = check() if check is not None else None
-                S.index_version_table(conn, spec, schema=S.STAGE_SCHEMA, table=stage, version=version)
-                if verdict is not None and not verdict.result():
-                    rejected = True
-                    raise psycopg.Rollback(tx)
-                staging = False
-                _swap_in(conn, spec, stage=stage, prev=prev)
-                conn.execute(
-                    "INSERT INTO spp_meta.versions (layer, version, valid_from, source, source_sha256, spec_sha256, "
-                    "content_sha256, row_count, crs_in, warnings, loaded_by, note) "
-                    "VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (spec.name, version, source, sha256, spec_sha256(spec), content, rows, crs_in,
-                     json.dumps(warnings or [], ensure_ascii=False), _who(), note),
-                )
-                if prev is not None:
-                    conn.execute(
-                        "UPDATE spp_meta.versions SET valid_to = now() WHERE layer = %s AND version = %s",
-                        (spec.name, prev.version),
-                    )
-                S.rebuild_history_view(conn, spec)
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"spp.load.{spec.name}",))
+            conn.execute("SET maintenance_work_mem = '256MB'")
+            try:
+                for orphan in S.stage_tables(conn, spec.name):  # left by a killed load
+                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(S.STAGE_SCHEMA, orphan)))
+                with conn.transaction() as tx:
+                    prev = live_version(conn, spec.name)
+                    last = conn.execute("SELECT coalesce(max(version), 0) FROM spp_meta.versions WHERE layer = %s",
+                                        (spec.name,)).fetchone()
+                    version = int(last[0]) + 1 if last else 1
+                    stage = S.version_table(spec.name, version)
+                    S.create_version_table(conn, spec, schema=S.STAGE_SCHEMA, table=stage, version=version)
+                    verdict = check() if check is not None else None
+                    content = _copy(conn, chunks, spec, schema=S.STAGE_SCHEMA, table=stage, rows=rows,
+                                    progress=progress)
+                    if prev is not None and not force:
+                        same = conn.execute(
+                            "SELECT content_sha256 = %s AND spec_sha256 = %s FROM spp_meta.versions "
+                            "WHERE layer = %s AND version = %s",
+                            (content, spec_sha256(spec), spec.name, prev.version)).fetchone()
+                        if same and same[0]:
+                            unchanged = prev
+                            raise psycopg.Rollback(tx)
+                    staged = stage
+                if unchanged is None:
+                    assert staged is not None
+                    _build_indexes(conn, conn_url, spec, table=staged, version=version)
+                    if verdict is not None and not verdict.result():
+                        return None  # the staged table is dropped below
+                    with conn.transaction():
+                        S.attach_primary_key(conn, spec, schema=S.STAGE_SCHEMA, table=staged, version=version)
+                        _swap_in(conn, spec, stage=staged, prev=prev)
+                        conn.execute(
+                            "INSERT INTO spp_meta.versions (layer, version, valid_from, source, source_sha256, "
+                            "spec_sha256, content_sha256, row_count, crs_in, warnings, loaded_by, note) "
+                            "VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                            (spec.name, version, source, sha256, spec_sha256(spec), content, rows, crs_in,
+                             json.dumps(warnings or [], ensure_ascii=False), _who(), note),
+                        )
+                        if prev is not None:
+                            conn.execute("UPDATE spp_meta.versions SET valid_to = now() "
+                                         "WHERE layer = %s AND version = %s", (spec.name, prev.version))
+                        S.rebuild_history_view(conn, spec)
+                    staged = None
+            finally:
+                if staged is not None and not conn.broken:
+                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(S.STAGE_SCHEMA, staged)))
+                if not conn.broken:
+                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"spp.load.{spec.name}",))
     except psycopg.Error as exc:
-        if staging and not isinstance(exc, psycopg.OperationalError):
-            # the server refused a row of a quick-path load (a duplicate key, a geometry of the
-            # wrong type…): everything is rolled back, and the full validator will name it
+        if check is not None and not isinstance(exc, psycopg.OperationalError):
+            # the server refused a row of a checked (quick-path) load — a duplicate key, a
+            # geometry of the wrong type…: nothing was kept, and the full validator will name it
             log.info("the quick path stopped at %s; validating %s fully", exc, source)
             return None
         _log(conn_url, spec.name, source, sha256, "failed", None, str(exc))
         raise DatabaseError(f"loading {source} into '{spec.name}' failed, nothing was changed: {exc}") from exc
-    if rejected:
-        return None
     if unchanged is not None:
         _log(conn_url, spec.name, source, sha256, "unchanged", unchanged.version, "same content as the live version")
         return LoadReport(spec.name, "unchanged", unchanged.version, unchanged.row_count, source, sha256,
@@ -294,6 +310,28 @@ def _store(
     _log(conn_url, spec.name, source, sha256, "loaded", version, f"{rows} rows")
     return LoadReport(spec.name, "loaded", version, rows, source, sha256, crs_in,
                       list(warnings or []), time.perf_counter() - t0)
+
+
+def _build_indexes(conn: psycopg.Connection, conn_url: str, spec: LayerSpec, *, table: str, version: int) -> None:
+    """The key's unique index on a second connection while ``conn`` builds the GiST, so the
+    server uses both cores (CREATE INDEX takes a SHARE lock; two do not conflict)."""
+    key_sql = S.key_index_sql(spec, schema=S.STAGE_SCHEMA, table=table, version=version)
+    gist_sql = S.gist_index_sql(spec, schema=S.STAGE_SCHEMA, table=table, version=version)
+    if gist_sql is None:
+        conn.execute(key_sql)
+        return
+
+    def key_index() -> None:
+        with psycopg.connect(conn_url, application_name="spp load", autocommit=True) as other:
+            other.execute("SET maintenance_work_mem = '256MB'")
+            other.execute(key_sql)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spp-key-index") as pool:
+        key = pool.submit(key_index)
+        try:
+            conn.execute(gist_sql)
+        finally:
+            key.result()
 
 
 def _swap_in(conn: psycopg.Connection, spec: LayerSpec, *, stage: str, prev: VersionInfo | None) -> None:

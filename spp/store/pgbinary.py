@@ -47,13 +47,43 @@ def _fixed_rows(raw: np.ndarray) -> pa.Array:
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(w), n, [None, buf]).cast(pa.binary())
 
 
+def from_numpy(values: np.ndarray | list[str]) -> pa.Array:
+    """An Arrow array of a 1-D numpy array (bool, int64, float64) or a list of str, built from
+    buffers: ``pa.array`` would load pyarrow's pandas bridge (≈0.04 s) on first use."""
+    if isinstance(values, list):
+        data = [v.encode() for v in values]
+        offsets = np.zeros(len(data) + 1, dtype=np.int32)
+        offsets[1:] = np.cumsum([len(d) for d in data])
+        return pa.Array.from_buffers(pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))])
+    if values.dtype == bool:
+        bits = np.packbits(values, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+    typ = {np.dtype(np.int64): pa.int64(), np.dtype(np.float64): pa.float64()}[values.dtype]
+    return pa.Array.from_buffers(typ, len(values), [None, pa.py_buffer(np.ascontiguousarray(values))])
+
+
+_EMPTY = from_numpy([""]).cast(pa.binary())[0]
+"""b"" as an Arrow scalar, made without ``pa.scalar`` (see :func:`from_numpy`)."""
+
+
+def _values(arr: pa.Array, dtype: type) -> np.ndarray:
+    """The values buffer of a primitive array, NULL slots holding whatever is there."""
+    buf = arr.buffers()[1]
+    if dtype is np.bool_:
+        bits = np.unpackbits(np.frombuffer(buf, dtype=np.uint8), bitorder="little")
+        return bits[arr.offset: arr.offset + len(arr)].astype(bool)
+    return np.frombuffer(buf, dtype=dtype)[arr.offset: arr.offset + len(arr)]
+
+
 def _with_length(data: pa.Array, null: np.ndarray) -> pa.Array:
     """Prefix each value with its int32 length (-1 and no bytes for NULL)."""
     lengths = pc.binary_length(data).to_numpy(zero_copy_only=False)
     lengths = np.where(null, -1, np.nan_to_num(lengths, nan=0)).astype(">i4")
     prefix = _fixed_rows(lengths.view(np.uint8).reshape(-1, 4))
-    body = pc.if_else(pa.array(null), pa.scalar(b"", pa.binary()), data.fill_null(b""))
-    return pc.binary_join_element_wise(prefix, body, b"")
+    body = data.cast(pa.binary()).fill_null(_EMPTY)
+    if null.any():
+        body = pc.if_else(from_numpy(null), _EMPTY, body)
+    return pc.binary_join_element_wise(prefix, body, _EMPTY)
 
 
 def field_bytes(values: object, pg_type: str) -> pa.Array:
@@ -174,11 +204,11 @@ def ewkb_from_wkb(wkb: pa.Array, *, srid: int = 4326, multi: bool = False) -> pa
     head[:, 5:9] = np.frombuffer(int(srid).to_bytes(4, "little"), dtype=np.uint8)
     head[:, 9:13] = np.frombuffer((1).to_bytes(4, "little"), dtype=np.uint8)
     if not promote.any():
-        return pc.binary_join_element_wise(_fixed_rows(head[:, :9]), pc.binary_slice(wkb, 5, _REST), b"")
+        return pc.binary_join_element_wise(_fixed_rows(head[:, :9]), pc.binary_slice(wkb, 5, _REST), _EMPTY)
     short = pc.binary_slice(_fixed_rows(head), 0, 9)
-    header = pc.if_else(pa.array(promote), _fixed_rows(head), short)
-    body = pc.if_else(pa.array(promote), wkb, pc.binary_slice(wkb, 5, _REST))
-    return pc.binary_join_element_wise(header, body, b"")
+    header = pc.if_else(from_numpy(promote), _fixed_rows(head), short)
+    body = pc.if_else(from_numpy(promote), wkb, pc.binary_slice(wkb, 5, _REST))
+    return pc.binary_join_element_wise(header, body, _EMPTY)
 
 
 def arrow_field_bytes(arr: pa.Array, pg_type: str) -> pa.Array:
@@ -190,17 +220,17 @@ def arrow_field_bytes(arr: pa.Array, pg_type: str) -> pa.Array:
     if pg_type == "text":
         return _with_length(arr.cast(pa.binary()), null)
     if pg_type == "bigint":
-        raw = arr.cast(pa.int64()).fill_null(0).to_numpy().astype(">i8")
+        raw = np.where(null, 0, _values(arr.cast(pa.int64()), np.int64)).astype(">i8")
     elif pg_type == "double precision":
-        raw = arr.cast(pa.float64()).fill_null(0).to_numpy().astype(">f8")
+        raw = np.where(null, 0, _values(arr.cast(pa.float64()), np.float64)).astype(">f8")
     elif pg_type == "boolean":
-        raw = arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint8)
+        raw = np.where(null, 0, _values(arr, np.bool_)).astype(np.uint8)
     elif pg_type == "date":
-        days = arr.cast(pa.int32()).fill_null(_PG_EPOCH_DAYS).to_numpy().astype(np.int64)
-        raw = (days - _PG_EPOCH_DAYS).astype(">i4")
+        days = _values(arr.cast(pa.int32()), np.int32).astype(np.int64)
+        raw = np.where(null, 0, days - _PG_EPOCH_DAYS).astype(">i4")
     elif pg_type == "timestamptz":
         unit = arr.type.unit
-        us = arr.cast(pa.timestamp(unit)).cast(pa.int64()).fill_null(0).to_numpy()
+        us = _values(arr.cast(pa.timestamp(unit)).cast(pa.int64()), np.int64)
         scale = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": None}[unit]
         us = us // 1_000 if scale is None else us * scale
         raw = np.where(null, 0, us - _PG_EPOCH_US).astype(">i8")
@@ -215,6 +245,6 @@ def encode_rows(columns: Sequence[pa.Array]) -> pa.Buffer:
     nfields = np.full((n, 2), 0, dtype=np.uint8)
     nfields[:, 0] = (len(columns) >> 8) & 0xFF
     nfields[:, 1] = len(columns) & 0xFF
-    rows = pc.binary_join_element_wise(_fixed_rows(nfields), *columns, b"")
+    rows = pc.binary_join_element_wise(_fixed_rows(nfields), *columns, _EMPTY)
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32)[rows.offset: rows.offset + n + 1]
     return rows.buffers()[2][int(offsets[0]): int(offsets[-1])]

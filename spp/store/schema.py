@@ -13,6 +13,7 @@ Geometries are ``geometry(<type>, 4326)`` with a GiST index; identifiers are alw
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from psycopg import sql
@@ -23,16 +24,20 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
-    "LIVE_SCHEMA",
     "HISTORY_SCHEMA",
-    "STAGE_SCHEMA",
+    "LIVE_SCHEMA",
     "META_SCHEMA",
     "PG_TYPES",
-    "ensure_meta",
+    "STAGE_SCHEMA",
+    "attach_primary_key",
     "create_version_table",
-    "version_table",
+    "ensure_meta",
+    "gist_index_sql",
     "history_view",
+    "key_index_sql",
     "rebuild_history_view",
+    "stage_tables",
+    "version_table",
 ]
 
 LIVE_SCHEMA = "spp"
@@ -116,8 +121,11 @@ def geometry_type(spec: LayerSpec) -> str:
 def create_version_table(
     conn: psycopg.Connection, spec: LayerSpec, *, schema: str, table: str, version: int
 ) -> None:
-    """Create an empty table for ``spec`` (no indexes; see :func:`index_version_table`)."""
-    cols = [_column(f) for f in spec.fields]
+    """Create an empty table for ``spec`` (no indexes; see :func:`index_version_table`).
+    The key column is NOT NULL from the start, so that a primary key can later be attached
+    to a ready-made unique index without scanning the table (:func:`attach_primary_key`)."""
+    cols = [_column(f) if f.name != spec.primary_key else sql.SQL("{} NOT NULL").format(_column(f))
+            for f in spec.fields]
     if spec.has_geometry:
         cols.append(sql.SQL("geom geometry({}, 4326)").format(sql.SQL(geometry_type(spec))))
     stmt = sql.SQL("CREATE TABLE {}.{} ({})").format(
@@ -149,6 +157,39 @@ def index_version_table(
     # No ANALYZE here (it took ~0.16 s of a 200 k-polygon load, inside the swap transaction):
     # CREATE INDEX already sets pg_class.reltuples/relpages, so the planner knows the table's
     # size at once, and autovacuum gathers column statistics within a minute — as after ogr2ogr.
+
+
+def key_index_sql(spec: LayerSpec, *, schema: str, table: str, version: int) -> sql.Composed:
+    """``CREATE UNIQUE INDEX`` on the key, named as the primary key it becomes
+    (:func:`attach_primary_key`); it can be built on its own connection beside the GiST."""
+    stem = version_table(spec.name, version)
+    return sql.SQL("CREATE UNIQUE INDEX {} ON {}.{} ({})").format(
+        sql.Identifier(f"{stem}_pkey"), sql.Identifier(schema), sql.Identifier(table),
+        sql.Identifier(spec.primary_key))
+
+
+def gist_index_sql(spec: LayerSpec, *, schema: str, table: str, version: int) -> sql.Composed | None:
+    """``CREATE INDEX … USING gist (geom)``, or ``None`` for a layer without geometry."""
+    if not spec.has_geometry:
+        return None
+    return sql.SQL("CREATE INDEX {} ON {}.{} USING gist (geom)").format(
+        sql.Identifier(f"{version_table(spec.name, version)}_geom_gist"), sql.Identifier(schema),
+        sql.Identifier(table))
+
+
+def attach_primary_key(conn: psycopg.Connection, spec: LayerSpec, *, schema: str, table: str,
+                       version: int) -> None:
+    """Turn the unique key index of :func:`key_index_sql` into the primary key (no scan)."""
+    name = sql.Identifier(f"{version_table(spec.name, version)}_pkey")
+    conn.execute(sql.SQL("ALTER TABLE {}.{} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}").format(
+        sql.Identifier(schema), sql.Identifier(table), name, name))
+
+
+def stage_tables(conn: psycopg.Connection, layer: str) -> list[str]:
+    """Tables of ``layer`` in the staging schema (``<layer>__v<N>``)."""
+    rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename ~ %s",
+                        (STAGE_SCHEMA, "^" + re.escape(layer) + r"__v[0-9]+$")).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def _columns_of(conn: psycopg.Connection, schema: str, table: str) -> list[str]:

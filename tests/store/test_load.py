@@ -136,6 +136,31 @@ def test_each_load_is_a_version_and_rollback_restores_the_previous_one(
         rollback_layer(live, pump_spec, 999)
 
 
+def test_the_live_table_has_its_key_and_spatial_index_and_stale_staging_is_cleared(
+        live: str, pump_spec: LayerSpec, pumps: gpd.GeoDataFrame, write: Writer) -> None:
+    """Rows are staged and committed in spp_stage before the indexes are built on two
+    connections; a table left there by a load killed at that moment is dropped by the next
+    load of the layer, and the live table ends with its primary key and GiST index."""
+    with psycopg.connect(live, autocommit=True) as conn:
+        conn.execute('CREATE TABLE spp_stage."test_pumps__v999" (station_id text)')  # as a killed load leaves it
+        conn.execute('CREATE TABLE spp_stage."test_pumps_other__v1" (x int)')  # another layer's: kept
+    changed = pumps.copy()
+    changed.loc[1, "pumps"] = 7
+    load_layer(live, pump_spec, write(changed, "next.gpkg"))
+    with psycopg.connect(live) as conn:
+        staged = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'spp_stage'")}
+        pk = conn.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                          "WHERE conrelid = 'spp.test_pumps'::regclass AND contype = 'p'").fetchone()
+        gist = conn.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = 'spp' AND tablename = 'test_pumps' "
+                            "AND indexdef ILIKE '%USING gist (geom)%'").fetchone()
+        dup = conn.execute("SELECT count(*) FROM spp.test_pumps GROUP BY station_id ORDER BY 1 DESC LIMIT 1").fetchone()
+        conn.execute('DROP TABLE spp_stage."test_pumps_other__v1"')
+        conn.commit()
+    assert staged == {"test_pumps_other__v1"}
+    assert pk is not None and pk[0] == "PRIMARY KEY (station_id)"
+    assert gist is not None and gist[0] == 1 and dup is not None and dup[0] == 1
+
+
 # ---- bad input: a specific error, every problem listed, the live layer unchanged -----------------
 
 def _mutate_bad_inputs() -> dict[str, tuple[Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame], str, str]]:

@@ -293,3 +293,16 @@ def test_nan_and_big_endian_values_are_left_to_the_full_validator() -> None:
     assert not columnar.is_clean(cols([1.0, 2.0], list(shapely.to_wkb(pts, byte_order=0))), spec, CITY_BBOX_4326)
     empty = shapely.to_wkb(shapely.Point(), byte_order=1)  # POINT EMPTY is written with NaN coordinates
     assert not columnar.is_clean(cols([1.0, 2.0], [little[0], empty]), spec, CITY_BBOX_4326)
+
+
+def test_blank_means_what_the_validator_means_by_blank() -> None:
+    """The quick path's list of white-space characters is exactly Python's str.isspace(), so
+    no text the validator would store as NULL (e.g. a lone U+3000 ideographic space) passes."""
+    import sys
+
+    import pyarrow as pa
+
+    assert set(columnar._SPACES) == {c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()}
+    texts = pa.array(["Phường An Khánh", " x ", "\u3000", "\x1c", "", "\u200b"])
+    blank = [columnar._texts_clean(texts.slice(i, 1)) for i in range(len(texts))]
+    assert blank == [not t.isspace() and t != "" for t in texts.to_pylist()]
