@@ -80,12 +80,18 @@ def polygons(n: int = 200_000, seed: int = 2) -> gpd.GeoDataFrame:
     )
 
 
-def ensure_files(folder: Path) -> dict[str, Path]:
-    """Write the two benchmark GeoPackages once; return name → path."""
+def ensure_files(folder: Path, *, large: bool = False) -> dict[str, Path]:
+    """Write the benchmark GeoPackages once; return kind → path. ``large`` adds a million
+    polygons, to separate the per-row rate from the fixed start-up cost."""
     folder.mkdir(parents=True, exist_ok=True)
     out = {"points": folder / "lights_1m.gpkg", "polygons": folder / "buildings_200k.gpkg"}
+    if large:
+        out["polygons_1m"] = folder / "buildings_1m.gpkg"
     if not out["points"].exists():
         points().to_file(out["points"], driver="GPKG", engine="pyogrio", layer="bench_lights")
     if not out["polygons"].exists():
         polygons().to_file(out["polygons"], driver="GPKG", engine="pyogrio", layer="bench_buildings")
+    if large and not out["polygons_1m"].exists():
+        polygons(1_000_000, seed=3).to_file(out["polygons_1m"], driver="GPKG", engine="pyogrio",
+                                            layer="bench_buildings")
     return out

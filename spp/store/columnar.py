@@ -104,6 +104,10 @@ def open_clean_candidate(path: Path, spec: LayerSpec, *, crs: str | int | None =
         layers = pyogrio.list_layers(target)
         if len(layers) != 1:
             return None
+        info = pyogrio.read_info(target)  # milliseconds: decide before reading every feature
+        if sorted(info["fields"]) != sorted(f.name for f in spec.fields) or (
+                spec.has_geometry and info.get("crs") != "EPSG:4326"):
+            return None
         meta, table = pyogrio.read_arrow(target)
     except (DataSourceError, DataLayerError, FieldError, GeometryError, OSError, ValueError):
         return None  # the full path reads the file again and says what is wrong
