@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 from spp.errors import CommuneNotFoundError
 
-__all__ = ["match_name", "name_key", "normalize_nfc", "strip_diacritics", "strip_type_prefix"]
+__all__ = ["is_mojibake", "match_name", "name_key", "normalize_nfc", "strip_diacritics", "strip_type_prefix"]
 
 _PREFIXES = ("thi tran", "phuong", "xa", "tt", "p", "x")
 _PREFIX_RE = re.compile(r"^(?:" + "|".join(_PREFIXES) + r")[\s.]+", re.IGNORECASE)
@@ -94,3 +94,25 @@ def match_name(query: str, names: Iterable[str]) -> str:
     raise CommuneNotFoundError(
         f"{query!r} is ambiguous; use the full name: " + ", ".join(sorted(found))
     )
+
+
+def is_mojibake(text: str) -> bool:
+    """True when ``text`` looks like UTF-8 bytes decoded as Windows-1252/Latin-1.
+
+    Real Vietnamese almost always holds characters outside cp1252 (ạ, ơ, ư, đ), so it cannot
+    round-trip; mojibake ("Cáº§n ThÆ¡") round-trips into different, valid UTF-8.
+
+    >>> is_mojibake("Cần Thơ"), is_mojibake("Cái Răng"), is_mojibake("Ninh Kieu")
+    (False, False, False)
+    >>> is_mojibake("Cáº§n ThÆ¡"), is_mojibake("CÃ¡i RÄƒng")
+    (True, True)
+    """
+    if text.isascii():
+        return False
+    for codec in ("cp1252", "latin-1"):
+        try:
+            repaired = text.encode(codec).decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        return repaired != text
+    return False

@@ -18,14 +18,14 @@ import shapely
 from pyproj import CRS
 
 from spp.catalog import FieldSpec, LayerSpec
+from spp.city import CITY_BBOX_4326
 from spp.errors import LoadValidationError, ValidationProblem
+from spp.names import is_mojibake
 
 __all__ = ["CITY_BBOX_4326", "ValidationResult", "validate_frame", "is_mojibake"]
 
 log = logging.getLogger(__name__)
 
-CITY_BBOX_4326 = (105.17, 9.19, 106.37, 10.38)
-"""Merged Can Tho (2025) extent with a ~5 km margin, (minx, miny, maxx, maxy) in EPSG:4326."""
 
 _MAX_PER_CODE = 1000  # problems kept per code; the count of the rest is still reported
 
@@ -56,28 +56,6 @@ class _Problems:
                     ValidationProblem(code, f"{n - _MAX_PER_CODE} more features with this problem")
                 )
         return self.items
-
-
-def is_mojibake(text: str) -> bool:
-    """True when ``text`` looks like UTF-8 bytes decoded as Windows-1252/Latin-1.
-
-    Real Vietnamese almost always holds characters outside cp1252 (ạ, ơ, ư, đ), so it cannot
-    round-trip; mojibake ("Cáº§n ThÆ¡") round-trips into different, valid UTF-8.
-
-    >>> is_mojibake("Cần Thơ"), is_mojibake("Cái Răng"), is_mojibake("Ninh Kieu")
-    (False, False, False)
-    >>> is_mojibake("Cáº§n ThÆ¡"), is_mojibake("CÃ¡i RÄƒng")
-    (True, True)
-    """
-    if text.isascii():
-        return False
-    for codec in ("cp1252", "latin-1"):
-        try:
-            repaired = text.encode(codec).decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            continue
-        return repaired != text
-    return False
 
 
 class _FeatureIds:

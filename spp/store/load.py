@@ -21,20 +21,22 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import psycopg
 import pyarrow as pa
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from spp.catalog import LayerSpec
+from spp.city import CITY_BBOX_4326
 from spp.errors import DatabaseError, LoadValidationError, ValidationProblem, VersionNotFoundError
 from spp.store import pgbinary
 from spp.store import schema as S
-from spp.store.sources import read_source, restore_shapefile_names
-from spp.validate import CITY_BBOX_4326, validate_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "LoadReport",
@@ -100,6 +102,12 @@ def spec_sha256(spec: LayerSpec) -> str:
         sort_keys=True, ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of the file's bytes (hex)."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _who() -> str:
@@ -392,10 +400,9 @@ def load_layer(
             "not_loadable", f"layer '{spec.name}' is written through the API ({spec.ingest}); a bulk load "
             "would replace its rows and their moderation state — add features through the API instead")])
     from spp.store import columnar
-    from spp.store.sources import file_sha256
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="spp-load") as pool:
-        hashing = pool.submit(file_sha256, path) if path.is_file() else None
+        hashing = pool.submit(_file_sha256, path) if path.is_file() else None
         quick = columnar.open_clean_candidate(path, spec, crs=crs, layer=spec.name)  # read while hashing
         sha = hashing.result() if hashing else ""
         if sha and not force:
@@ -422,6 +429,10 @@ def load_layer(
                 return report
             log.info("%s needs the full validation (a value to reject, repair or reproject)", path.name)
             del quick
+    # the full path needs pandas, geopandas and pyproj; a clean file's load never imports them
+    from spp.store.sources import read_source, restore_shapefile_names
+    from spp.validate import validate_frame
+
     src = read_source(path, crs=crs, layer=spec.name, sha256=sha or None)
     restore_shapefile_names(src, [f.name for f in spec.fields])
     crs_in = src.crs.to_string() if src.crs is not None else None

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
@@ -29,6 +28,7 @@ __all__ = [
     "ewkb_from_wkb",
     "field_bytes",
     "geometry_ewkb",
+    "null_mask",
     "point_wkb_xy",
     "wkb_headers",
 ]
@@ -75,10 +75,19 @@ def _values(arr: pa.Array, dtype: type) -> np.ndarray:
     return np.frombuffer(buf, dtype=dtype)[arr.offset: arr.offset + len(arr)]
 
 
+def null_mask(arr: pa.Array) -> np.ndarray:
+    """True where ``arr`` is NULL, read from its validity bitmap: ``Array.to_numpy`` would
+    import pandas (≈0.3 s) the first time it is called."""
+    if arr.null_count == 0:
+        return np.zeros(len(arr), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[0], dtype=np.uint8), bitorder="little")
+    return ~bits[arr.offset: arr.offset + len(arr)].astype(bool)
+
+
 def _with_length(data: pa.Array, null: np.ndarray) -> pa.Array:
     """Prefix each value with its int32 length (-1 and no bytes for NULL)."""
-    lengths = pc.binary_length(data).to_numpy(zero_copy_only=False)
-    lengths = np.where(null, -1, np.nan_to_num(lengths, nan=0)).astype(">i4")
+    lengths = pc.binary_length(data)
+    lengths = np.where(null, -1, _values(lengths, np.int32 if lengths.type == pa.int32() else np.int64)).astype(">i4")
     prefix = _fixed_rows(lengths.view(np.uint8).reshape(-1, 4))
     body = data.cast(pa.binary()).fill_null(_EMPTY)
     if null.any():
@@ -93,8 +102,10 @@ def field_bytes(values: object, pg_type: str) -> pa.Array:
     if isinstance(values, pa.Array):
         series = None
         arr: pa.Array = values
-        null = arr.is_null().to_numpy(zero_copy_only=False)
-    else:
+        null = null_mask(arr)
+    else:  # the full path's pandas columns (a clean file's load never imports pandas)
+        import pandas as pd
+
         series = pd.Series(values)
         null = series.isna().to_numpy(dtype=bool)
     if pg_type in ("text", "bytes"):
@@ -161,7 +172,7 @@ def wkb_headers(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     short to hold a header (or NULL)."""
     offsets, data = _offsets(wkb)
     starts = offsets[:-1]
-    short = (np.diff(offsets) < 5) | wkb.is_null().to_numpy(zero_copy_only=False)
+    short = (np.diff(offsets) < 5) | null_mask(wkb)
     safe = np.where(short, 0, starts)
     if len(data) < 5:
         return np.full(len(wkb), 255, np.uint8), np.zeros(len(wkb), np.uint32)
@@ -216,7 +227,7 @@ def arrow_field_bytes(arr: pa.Array, pg_type: str) -> pa.Array:
     :func:`field_bytes` gives for the same values. ``pg_type``: ``text``, ``bigint``,
     ``double precision``, ``boolean``, ``date`` (from date32) or ``timestamptz`` (from a
     timestamp, naive ones taken as UTC)."""
-    null = arr.is_null().to_numpy(zero_copy_only=False)
+    null = null_mask(arr)
     if pg_type == "text":
         return _with_length(arr.cast(pa.binary()), null)
     if pg_type == "bigint":

@@ -306,3 +306,47 @@ def test_blank_means_what_the_validator_means_by_blank() -> None:
     texts = pa.array(["Phường An Khánh", " x ", "\u3000", "\x1c", "", "\u200b"])
     blank = [columnar._texts_clean(texts.slice(i, 1)) for i in range(len(texts))]
     assert blank == [not t.isspace() and t != "" for t in texts.to_pylist()]
+
+
+_FRESH_PROCESS = r"""
+import json, sys
+from spp.catalog import LayerSpec
+from spp.store.load import load_layer
+
+url, spec_json, clean, vn2000 = sys.argv[1:5]
+spec = LayerSpec.model_validate(json.loads(spec_json))
+quick = load_layer(url, spec, clean, force=True)
+heavy = sorted(m for m in ("pandas", "geopandas", "pyproj") if m in sys.modules)
+import pyogrio._compat as c
+flags = {k: getattr(c, k) for k in dir(c) if k.isupper()}
+full = load_layer(url, spec, vn2000, force=True)  # pyogrio.read_dataframe, in the same process
+print(json.dumps({"quick": quick.validation, "heavy": heavy, "flags": flags, "full": full.validation,
+                  "rows": full.rows, "pandas_is_real": hasattr(sys.modules["pandas"], "DataFrame")}))
+"""
+
+_PLAIN_IMPORT = r"""
+import json, pyogrio._compat as c
+print(json.dumps({k: getattr(c, k) for k in dir(c) if k.isupper()}))
+"""
+
+
+def test_a_clean_load_skips_pandas_and_pyogrio_still_reads_dataframes_afterwards(db_url: str, write: Writer) -> None:
+    """A fresh `spp load` of a clean file imports neither pandas, geopandas nor pyproj (≈0.35 s
+    of start-up); pyogrio sees the same versions as a plain import, and a file that needs the
+    full path later in the same process still loads through geopandas."""
+    import json
+    import subprocess
+    import sys
+
+    spec_dict = {**PUMP_SPEC, "name": "test_quick_imports", "geometry": "MultiPolygon",
+                 "primary_key": "site_id", "fields": QUICK_FIELDS}
+    clean = write(_features("MultiPolygon"), "clean.gpkg")
+    vn2000 = write(_features("MultiPolygon").to_crs("EPSG:9210"), "vn2000.gpkg")
+    run = subprocess.run([sys.executable, "-c", _FRESH_PROCESS, db_url, json.dumps(spec_dict), str(clean), str(vn2000)],
+                         capture_output=True, text=True, check=True)
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert got["quick"] == "quick" and got["heavy"] == []
+    assert got["full"] == "full" and got["rows"] == 60 and got["pandas_is_real"]
+    plain = subprocess.run([sys.executable, "-c", _PLAIN_IMPORT], capture_output=True, text=True, check=True)
+    assert got["flags"] == json.loads(plain.stdout)
+    assert got["flags"]["HAS_GEOPANDAS"] and got["flags"]["HAS_PYPROJ"]
