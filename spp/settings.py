@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from spp.errors import ConfigError
 
@@ -35,10 +34,14 @@ def project_root() -> Path:
     return Path.cwd().resolve()
 
 
-class Settings(BaseSettings):
-    """SPP settings. Paths default to folders of the checkout (git-ignored ``.spp/``)."""
+class Settings(BaseModel):
+    """SPP settings. Paths default to folders of the checkout (git-ignored ``.spp/``).
 
-    model_config = SettingsConfigDict(env_prefix="SPP_", extra="ignore")
+    Each field is read from the environment variable ``SPP_<FIELD>`` (e.g. ``SPP_DATABASE_URL``)
+    by :func:`get_settings`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     home: Path = Field(default_factory=project_root)
     database_url: str | None = None
@@ -98,11 +101,22 @@ def _file_values() -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (file values, then environment on top)."""
-    file_values = _file_values()
-    # environment wins over the file: drop file keys that the environment sets
-    values = {k: v for k, v in file_values.items() if f"SPP_{k.upper()}" not in os.environ}
+    """The process-wide settings (file values, then environment on top).
+
+    The environment is read here rather than through pydantic-settings, whose import alone
+    costs ≈0.07 s of every ``spp`` command.
+    """
+    values = _file_values()
     unknown = set(values) - set(Settings.model_fields)
     if unknown:
         raise ConfigError(f"unknown setting(s) in SPP_CONFIG_FILE: {sorted(unknown)}")
-    return Settings(**values)
+    origin = {k: "SPP_CONFIG_FILE" for k in values}
+    for name in Settings.model_fields:  # environment wins over the file
+        env = f"SPP_{name.upper()}"
+        if env in os.environ:
+            values[name], origin[name] = os.environ[env], env
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{origin.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid setting: {problems}") from exc
