@@ -15,8 +15,8 @@ import shapely
 from spp.sample.city import METRIC_EPSG, City
 
 __all__ = [
-    "READING_TIME",
     "POLDER_SIZE_M",
+    "READING_TIME",
     "dikes_frame",
     "drainage_pipes_frame",
     "polder_rings",
