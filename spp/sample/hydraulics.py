@@ -15,9 +15,11 @@ import shapely
 from spp.sample.city import METRIC_EPSG, City
 
 __all__ = [
+    "POLDER_SIZE_M",
     "READING_TIME",
     "dikes_frame",
     "drainage_pipes_frame",
+    "polder_rings",
     "pump_stations_frame",
     "sluice_gates_frame",
     "water_level_sensors_frame",
@@ -28,6 +30,18 @@ logger = logging.getLogger(__name__)
 
 READING_TIME = datetime(2025, 10, 15, 7, 0, tzinfo=timezone(timedelta(hours=7)))
 """Time of the sensors' latest reading (local time, UTC+7), fixed for reproducibility."""
+
+
+POLDER_SIZE_M = 6000.0
+"""Target edge length of a rural polder (metres): rural land between the rivers and primary
+canals is cut into blocks of about this size, each enclosed by its own ring dike."""
+
+_POLDER_SETBACK_M = 250.0
+"""Ring dikes run this far (metres) behind the water's edge of the rivers and primary canals;
+the strip in front of them (houses, orchards on the natural levee) lies outside the dikes."""
+
+_POLDER_MIN_AREA_M2 = 2.0e6
+"""Smaller leftovers of rural land (m²) get no ring dike."""
 
 
 def _gdf(data: dict[str, object], geoms: object) -> gpd.GeoDataFrame:
@@ -50,9 +64,59 @@ def waterways_frame(city: City) -> gpd.GeoDataFrame:
     }, [w.line for w in ws])
 
 
+def polder_rings(city: City) -> list[shapely.LineString]:
+    """Closed ring dikes (đê bao) of the rural polders, in EPSG:9210.
+
+    Rural communes and the outer urban wards (density classes 2–3: mostly rice and orchards;
+    the dense cores rely on their river embankments), less a :data:`_POLDER_SETBACK_M` strip along the rivers and primary canals,
+    are cut into blocks of about :data:`POLDER_SIZE_M` by lines parallel and perpendicular to the
+    secondary canal grid; the lines parallel to the canals run midway between two of them, so a
+    canal is crossed by a ring (where its sluice gate sits) but never runs along one. Each block
+    of at least :data:`_POLDER_MIN_AREA_M2` gets its exterior ring, shrunk by 20 m so that it
+    lies inside the commune. A secondary canal inside a polder is thus cut off from the rivers by
+    the ring (dikes are burned after channels and never lower a cell). No randomness: the rings
+    follow from the geography alone.
+    """
+    from spp.sample.rivers import GRID_ANGLE_RAD
+
+    rural = city.communes[city.communes["density_class"] >= 2].geometry.union_all()
+    land = shapely.intersection(rural, city.outline)
+    land = shapely.difference(land, shapely.buffer(city.primary_water, _POLDER_SETBACK_M))
+    d = np.array([np.cos(GRID_ANGLE_RAD), np.sin(GRID_ANGLE_RAD)])  # along the river
+    n = np.array([-d[1], d[0]])  # along the secondary canals
+    secondary = [w.line for w in city.waterways if w.rank == "secondary"]
+    # canals sit at phase + k·spacing along d; cut midway between two of them
+    spacing = 3000.0
+    phase = float(np.median([np.dot(np.asarray(g.interpolate(0.5, normalized=True).coords[0]), d)
+                             % spacing for g in secondary])) if secondary else 0.0
+    minx, miny, maxx, maxy = land.bounds
+    corners = np.array([[minx, miny], [minx, maxy], [maxx, miny], [maxx, maxy]])
+    s_lo, s_hi = float((corners @ d).min()), float((corners @ d).max())
+    t_lo, t_hi = float((corners @ n).min()), float((corners @ n).max())
+    step = spacing * round(POLDER_SIZE_M / spacing)
+    s_cuts = np.arange(np.floor((s_lo - phase) / step) * step + phase + spacing / 2, s_hi, step)
+    t_cuts = np.arange(np.floor(t_lo / POLDER_SIZE_M) * POLDER_SIZE_M, t_hi, POLDER_SIZE_M)
+    cells = []
+    for s0 in np.concatenate([[s_lo - step], s_cuts]):
+        s1 = min([c for c in s_cuts if c > s0], default=s_hi + step)
+        for t0 in np.concatenate([[t_lo - POLDER_SIZE_M], t_cuts]):
+            t1 = min([c for c in t_cuts if c > t0], default=t_hi + POLDER_SIZE_M)
+            cells.append(shapely.Polygon([d * s0 + n * t0, d * s1 + n * t0,
+                                          d * s1 + n * t1, d * s0 + n * t1]))
+    rings: list[shapely.LineString] = []
+    blocks = shapely.intersection(np.array(cells, dtype=object), land)
+    for block in blocks:
+        for part in shapely.get_parts(shapely.buffer(block, -20.0, join_style="mitre")):
+            if part.geom_type == "Polygon" and part.area >= _POLDER_MIN_AREA_M2:
+                ring = shapely.LineString(part.exterior.coords)
+                rings.append(shapely.set_precision(ring, 0.01))
+    return rings
+
+
 def dikes_frame(city: City, *, rng: np.random.Generator) -> gpd.GeoDataFrame:
-    """River embankments (kè) along the urban Hậu and Cần Thơ river banks, rural river dikes and
-    the sea dike of the Sóc Trăng coast; ``crest_level_m`` above Hòn Dấu."""
+    """River embankments (kè) along the urban Hậu and Cần Thơ river banks, rural river dikes,
+    the sea dike of the Sóc Trăng coast and the closed ring dikes of the rural polders
+    (:func:`polder_rings`); ``crest_level_m`` above Hòn Dấu."""
     lines, names, kinds, crest, material = [], [], [], [], []
     urban = city.communes[city.communes["urban"]].geometry.union_all()
     for w in city.waterways:
@@ -89,6 +153,13 @@ def dikes_frame(city: City, *, rng: np.random.Generator) -> gpd.GeoDataFrame:
                 kinds.append("sea_dike")
                 crest.append(round(float(rng.uniform(3.5, 4.5)), 2))
                 material.append("earth_concrete_face")
+    # drawn last so that the dikes above keep their random draws
+    for k, ring in enumerate(polder_rings(city)):
+        lines.append(ring)
+        names.append(f"Đê bao ô {k + 1}")
+        kinds.append("ring_dike")
+        crest.append(round(float(rng.uniform(2.5, 3.5)), 2))
+        material.append("earth")
     return _gdf({
         "dike_id": [f"DE{i + 1:04d}" for i in range(len(lines))],
         "name": names,
@@ -183,8 +254,9 @@ def pump_stations_frame(city: City, *, rng: np.random.Generator) -> gpd.GeoDataF
 
 
 def sluice_gates_frame(city: City, *, rng: np.random.Generator) -> gpd.GeoDataFrame:
-    """Sluice gates (cống) where canals meet the Hậu River or a primary river; ``state`` open or
-    closed, ``sill_level_m`` above Hòn Dấu."""
+    """Sluice gates (cống) where canals meet the Hậu River or a primary river, and where a polder
+    ring dike (:func:`polder_rings`) crosses a secondary canal; ``state`` open or closed,
+    ``sill_level_m`` above Hòn Dấu."""
     primary = [w for w in city.waterways if w.rank == "primary"]
     rivers = shapely.union_all([shapely.buffer(w.line, w.width_m / 2) for w in primary]
                                + [city.hau_water])
@@ -200,13 +272,30 @@ def sluice_gates_frame(city: City, *, rng: np.random.Generator) -> gpd.GeoDataFr
                 names.append(f"Cống {w.name.replace('Kênh ', '').replace('Sông ', '').replace('Rạch ', '')}")
                 widths.append(round(min(w.width_m * 0.6, 30.0), 1))
     n = len(gates)
+    state = list(rng.choice(["open", "open", "closed"], size=n))
+    sill = list(np.round(rng.uniform(-3.0, -1.5, size=n), 2))
+    operation = list(rng.choice(["manual", "motorised", "automatic"], size=n))
+    # polder gates where a ring dike crosses a secondary canal, drawn after the river gates
+    rings = shapely.MultiLineString(polder_rings(city))
+    for w in city.waterways:
+        if w.rank != "secondary":
+            continue
+        for p in shapely.get_parts(shapely.intersection(w.line, rings)):
+            if p.geom_type == "Point":
+                gates.append(p)
+                names.append(f"Cống bao {w.name.replace('Kênh ', '')}")
+                widths.append(round(min(w.width_m * 0.6, 30.0), 1))
+    extra = len(gates) - n
+    state += list(rng.choice(["open", "closed", "closed"], size=extra))
+    sill += list(np.round(rng.uniform(-2.5, -1.5, size=extra), 2))
+    operation += list(rng.choice(["manual", "manual", "motorised"], size=extra))
     return _gdf({
-        "gate_id": [f"CONGDAP{i + 1:03d}" for i in range(n)],
+        "gate_id": [f"CONGDAP{i + 1:03d}" for i in range(len(gates))],
         "name": names,
-        "state": rng.choice(["open", "open", "closed"], size=n),
-        "sill_level_m": np.round(rng.uniform(-3.0, -1.5, size=n), 2),
+        "state": state,
+        "sill_level_m": sill,
         "width_m": widths,
-        "operation": rng.choice(["manual", "motorised", "automatic"], size=n),
+        "operation": operation,
     }, gates)
 
 

@@ -32,8 +32,8 @@ from tests.ogc.conftest import (  # noqa: F401
 
 os.environ.setdefault("SPP_FLOOD_DEM", str(get_settings().sample_dir / "dem.tif"))
 
-SCENARIO = "static-1.2m"
-COMMUNE = "vinh chau"  # Phường Vĩnh Châu: coastal, sites flooded at 1.2 m
+SCENARIO = "static-2m"
+COMMUNE = "chau thanh"  # Xã Châu Thành: people lose 5G at 2 m (ring dikes keep Vĩnh Châu dry at 1.2 m)
 RESOLUTION_M = 200.0
 pytestmark = pytest.mark.slow
 
@@ -93,7 +93,7 @@ def test_sites_down_match_depths_sampled_from_the_flood_cog(stored_run, ft_setti
     from spp.store.query import read_layer
 
     run = stored_run
-    assert run.flood_run_id == flood_record["run_id"] and run.area == "Phường Vĩnh Châu"
+    assert run.flood_run_id == flood_record["run_id"] and run.area == "Xã Châu Thành"
     sites = read_layer(sample_db, catalog.get("telecom_sites"))
     on_air = sites[sites["status"] == "on_air"].set_index("site_id")
     down = run.sites.set_index("site_id")
@@ -136,7 +136,7 @@ def test_the_run_is_stored_as_versioned_layers(stored_run, sample_db):
     rows = _rows(sample_db, "SELECT ma_xa, people_losing_service, share_population_flood, "
                             "flood_run_id FROM spp.flood_telecom_by_commune WHERE run_id = %s",
                  (run.run_id,))
-    assert [(r[0], r[3]) for r in rows] == [("31783", run.flood_run_id)]
+    assert [(r[0], r[3]) for r in rows] == [("31366", run.flood_run_id)]
     assert rows[0][1] == pytest.approx(run.people_losing_service)
     n = _rows(sample_db, "SELECT count(*), count(harden_rank) FROM spp.flood_telecom_sites "
                          "WHERE run_id = %s", (run.run_id,))[0]
@@ -173,11 +173,11 @@ def _cli(monkeypatch, settings: Settings, db_url: str, args: list[str]):
 def test_cli_prints_the_outage_table_and_hardening_ranks(monkeypatch, ft_settings, sample_db,
                                                          flood_record):
     result = _cli(monkeypatch, ft_settings, sample_db, [
-        "scenario", "flood-telecom", SCENARIO, "--commune", "Vĩnh Châu", "--resolution-m",
+        "scenario", "flood-telecom", SCENARIO, "--commune", "Châu Thành", "--resolution-m",
         str(RESOLUTION_M), "--no-store", "--top", "3"])
     assert result.exit_code == 0, result.output
     assert flood_record["run_id"] in result.output and "sites down:" in result.output
-    assert "Phường Vĩnh Châu" in result.output and "harden first" in result.output
+    assert "Xã Châu Thành" in result.output and "harden first" in result.output
     assert "lose service" in result.output
 
 
@@ -231,7 +231,7 @@ def test_process_execute_answers_the_stored_numbers(monkeypatch, ft_settings, sa
 
     monkeypatch.setattr(spp.settings, "get_settings", lambda: ft_settings)
     mime, out = _processor(sample_db).execute(
-        {"scenario": SCENARIO, "commune": "Phuong Vinh Chau", "resolution_m": RESOLUTION_M,
+        {"scenario": SCENARIO, "commune": "Xa Chau Thanh", "resolution_m": RESOLUTION_M,
          "max_sites": 3})
     assert mime == "application/json" and out["flood_run_id"] == stored_run.flood_run_id
     assert out["people_losing_service"] == pytest.approx(stored_run.people_losing_service)
@@ -249,7 +249,7 @@ def test_process_runs_as_a_job_through_the_live_server(http, base, ogc_db):  # n
     assert bad.status_code == 400 and "spring-tide-storm" in bad.text
     # a level no other test stores: the server runs the flood first, in its own state folder
     resp = http.post(f"{base}/processes/flood-telecom/execution",
-                     json={"inputs": {"scenario": "static-1.25m", "commune": "vinh chau",
+                     json={"inputs": {"scenario": "static-2.05m", "commune": "chau thanh",
                                       "resolution_m": 400, "flood_resolution_m": 400}},
                      headers={"Prefer": "respond-async"}, timeout=60)
     assert resp.status_code == 201, resp.text
@@ -262,8 +262,8 @@ def test_process_runs_as_a_job_through_the_live_server(http, base, ogc_db):  # n
         time.sleep(0.5)
     assert status.get("status") == "successful", status
     result = http.get(f"{job}/results?f=json", timeout=30).json()
-    assert result["flood_ran"] is True and result["scenario"] == "static-1.25m"
-    assert result["area"] == "Phường Vĩnh Châu" and result["sites_down"] >= 1
+    assert result["flood_ran"] is True and result["scenario"] == "static-2.05m"
+    assert result["area"] == "Xã Châu Thành" and result["sites_down"] >= 1
     stored = _rows(ogc_db, "SELECT people_losing_service FROM spp.flood_telecom_by_commune "
                            "WHERE run_id = %s", (result["run_id"],))
     assert stored and stored[0][0] == pytest.approx(result["people_losing_service"])

@@ -128,11 +128,11 @@ def test_flood_telecom_outage_matches_a_direct_coverage_study(run_notebook, samp
                                                               catalog: Catalog) -> None:
     from spp import studies
 
-    result = run_notebook("04_flood_telecom.ipynb", SPP_NOTEBOOK_FLOOD_COMMUNE="Vinh Chau",
-                          SPP_NOTEBOOK_FLOOD_LEVEL_M="1.5")
-    assert result["commune"] == "Phường Vĩnh Châu"
+    result = run_notebook("04_flood_telecom.ipynb", SPP_NOTEBOOK_FLOOD_COMMUNE="Chau Thanh",
+                          SPP_NOTEBOOK_FLOOD_LEVEL_M="2.0")
+    assert result["commune"] == "Xã Châu Thành"
     # normal times: the same 5G coverage as the analysts' coverage study of the ward
-    cov = studies.coverage_study(sample_db, dem_path(sample_files), "Vĩnh Châu", catalog=catalog,
+    cov = studies.coverage_study(sample_db, dem_path(sample_files), "Châu Thành", catalog=catalog,
                                  resolution_m=100, max_sites=0)
     assert result["share_population_normal"] == pytest.approx(cov.share_population, abs=1e-12)
     assert 0 <= result["share_population_flood"] < result["share_population_normal"] <= 1
