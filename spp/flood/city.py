@@ -14,7 +14,6 @@ server's worker processes read it too).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spp.errors import InputFileError, ScenarioError
+from spp.fingerprint import file_sha256
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -121,14 +121,6 @@ def default_dem(settings: Settings) -> Path:
     return ensure_sample(settings)["dem"]
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _layer_hashes(db_url: str, names: list[str]) -> dict[str, str]:
     import psycopg
 
@@ -206,7 +198,7 @@ def read_city_inputs(
     names = ["dikes", "waterways", "pump_stations", "sluice_gates", "land_use", "communes",
              "buildings", "roads", "substations"]
     hashes = _layer_hashes(db_url, names)
-    hashes["dem"] = f"sha256:{_file_sha256(dem_path)}"
+    hashes["dem"] = f"sha256:{file_sha256(dem_path)}"
     return CityInputs(
         dem=dem_path,
         dikes=layer("dikes", ["dike_id", "crest_level_m"]),

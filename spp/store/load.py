@@ -32,6 +32,7 @@ from psycopg.copy import QueuedLibpqWriter
 from spp.catalog import LayerSpec
 from spp.city import CITY_BBOX_4326
 from spp.errors import DatabaseError, LoadValidationError, ValidationProblem, VersionNotFoundError
+from spp.fingerprint import file_sha256
 from spp.store import pgbinary
 from spp.store import schema as S
 
@@ -102,12 +103,6 @@ def spec_sha256(spec: LayerSpec) -> str:
         sort_keys=True, ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    """SHA-256 of the file's bytes (hex)."""
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _who() -> str:
@@ -402,7 +397,7 @@ def load_layer(
     from spp.store import columnar
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="spp-load") as pool:
-        hashing = pool.submit(_file_sha256, path) if path.is_file() else None
+        hashing = pool.submit(file_sha256, path) if path.is_file() else None
         quick = columnar.open_clean_candidate(path, spec, crs=crs, layer=spec.name)  # read while hashing
         sha = hashing.result() if hashing else ""
         if sha and not force:

@@ -7,7 +7,6 @@ cannot be read at all (missing, unknown format, not UTF-8, several candidate lay
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import zipfile
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pyproj import CRS
 
 from spp.crs import parse_crs
 from spp.errors import InputFileError, ValidationProblem
+from spp.fingerprint import file_sha256
 
 __all__ = ["Source", "read_source", "file_sha256", "FORMATS", "restore_shapefile_names"]
 
@@ -49,15 +49,6 @@ class Source:
     sha256: str
     problems: list[ValidationProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of the file's bytes (hex)."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _check_utf8(path: Path) -> None:
