@@ -26,7 +26,6 @@ __all__ = ["CITY_BBOX_4326", "ValidationResult", "validate_frame", "is_mojibake"
 
 log = logging.getLogger(__name__)
 
-
 _MAX_PER_CODE = 1000  # problems kept per code; the count of the rest is still reported
 
 
