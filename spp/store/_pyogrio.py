@@ -1,12 +1,12 @@
-"""Import pyogrio without importing pandas and geopandas as a side effect.
+"""Import pyogrio without importing pandas, geopandas and pyproj as a side effect.
 
-``pyogrio._compat`` imports pandas and geopandas at start-up only to read their version
-numbers and to know they are installed. That is ≈0.3 s — a fifth of a whole ``spp load`` of
+``pyogrio._compat`` imports pandas, geopandas and pyproj at start-up only to read their version
+numbers and to know they are installed. That is ≈0.35 s — a fifth of a whole ``spp load`` of
 200 k clean polygons — spent on modules the quick path (:mod:`spp.store.columnar`, Arrow
-straight to COPY) never uses. While pyogrio is first imported, :func:`pyogrio` lets those two
+straight to COPY) never uses. While pyogrio is first imported, :func:`pyogrio` lets those three
 names resolve to stand-ins that answer ``__version__`` from the installed distribution's
 metadata and become the real module on any other use; once pyogrio is in, ``import pandas``
-anywhere loads the real pandas as usual. pyogrio's own functions import pandas and geopandas
+anywhere loads the real pandas as usual. pyogrio's own functions import these packages
 inside the calls that need them (``read_dataframe`` …), so they keep working unchanged.
 
 If pandas is already imported (tests, notebooks, ``spp load --all`` after a full-path load),
@@ -58,21 +58,21 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if fullname not in self.names:
             return None
         try:
-            importlib.metadata.version(fullname)
+            version = importlib.metadata.version(fullname)
         except importlib.metadata.PackageNotFoundError:
             return None  # not installed: let the normal import fail as pyogrio expects
-        return importlib.machinery.ModuleSpec(fullname, self)
+        return importlib.machinery.ModuleSpec(fullname, self, loader_state=version)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         self.served.append(spec.name)
-        return _VersionOnly(spec.name, importlib.metadata.version(spec.name), self)
+        return _VersionOnly(spec.name, spec.loader_state, self)
 
     def exec_module(self, module: types.ModuleType) -> None:
         pass
 
 
 def pyogrio() -> types.ModuleType:
-    """Return the ``pyogrio`` module, imported without pulling in pandas and geopandas."""
+    """Return the ``pyogrio`` module, imported without pulling in pandas, geopandas and pyproj."""
     if "pyogrio" in sys.modules:
         return sys.modules["pyogrio"]
     with _lock:

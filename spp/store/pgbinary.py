@@ -66,13 +66,17 @@ _EMPTY = from_numpy([""]).cast(pa.binary())[0]
 """b"" as an Arrow scalar, made without ``pa.scalar`` (see :func:`from_numpy`)."""
 
 
+def _bits(arr: pa.Array, buffer: int) -> np.ndarray:
+    """One of ``arr``'s bitmaps (0: validity, 1: boolean values) as a bool array."""
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[buffer], dtype=np.uint8), bitorder="little")
+    return bits[arr.offset: arr.offset + len(arr)].astype(bool)
+
+
 def _values(arr: pa.Array, dtype: type) -> np.ndarray:
     """The values buffer of a primitive array, NULL slots holding whatever is there."""
-    buf = arr.buffers()[1]
     if dtype is np.bool_:
-        bits = np.unpackbits(np.frombuffer(buf, dtype=np.uint8), bitorder="little")
-        return bits[arr.offset: arr.offset + len(arr)].astype(bool)
-    return np.frombuffer(buf, dtype=dtype)[arr.offset: arr.offset + len(arr)]
+        return _bits(arr, 1)
+    return np.frombuffer(arr.buffers()[1], dtype=dtype)[arr.offset: arr.offset + len(arr)]
 
 
 def null_mask(arr: pa.Array) -> np.ndarray:
@@ -80,8 +84,7 @@ def null_mask(arr: pa.Array) -> np.ndarray:
     import pandas (≈0.3 s) the first time it is called."""
     if arr.null_count == 0:
         return np.zeros(len(arr), dtype=bool)
-    bits = np.unpackbits(np.frombuffer(arr.buffers()[0], dtype=np.uint8), bitorder="little")
-    return ~bits[arr.offset: arr.offset + len(arr)].astype(bool)
+    return ~_bits(arr, 0)
 
 
 def _with_length(data: pa.Array, null: np.ndarray) -> pa.Array:
